@@ -1,0 +1,106 @@
+//! What was asked for (`Kind`) and how it ended (`Outcome`): the two words every verdict,
+//! metric and audit record is keyed by.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// The kind of document the caller expects at the URL; it selects the validator and the
+/// fetch rules (size cap, redirects) that kind needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Any JSON object: fetched under the generic rules, not validated further.
+    Json,
+    /// OAuth Client ID Metadata Document (the `client_id` is its URL).
+    ClientMetadata,
+    /// JWK Set (RFC 7517).
+    Jwks,
+    /// OAuth Protected Resource Metadata (RFC 9728).
+    ProtectedResourceMetadata,
+    /// OAuth Authorization Server Metadata (RFC 8414) or OpenID discovery.
+    AuthorizationServerMetadata,
+}
+
+impl Kind {
+    /// Every kind, for metric pre-registration and tests.
+    pub const ALL: [Kind; 5] = [
+        Kind::Json,
+        Kind::ClientMetadata,
+        Kind::Jwks,
+        Kind::ProtectedResourceMetadata,
+        Kind::AuthorizationServerMetadata,
+    ];
+
+    /// Wire and metric-label form.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Kind::Json => "json",
+            Kind::ClientMetadata => "client_metadata",
+            Kind::Jwks => "jwks",
+            Kind::ProtectedResourceMetadata => "protected_resource_metadata",
+            Kind::AuthorizationServerMetadata => "authorization_server_metadata",
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Error for an unknown kind name.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown kind {0:?}; expected one of json, client_metadata, jwks, protected_resource_metadata, authorization_server_metadata")]
+pub struct UnknownKind(pub String);
+
+impl FromStr for Kind {
+    type Err = UnknownKind;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| UnknownKind(s.to_owned()))
+    }
+}
+
+/// How a fetch ended. Exactly one per verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Fetched within every cap and the document passed its validator.
+    Valid,
+    /// A document arrived but breaks its rules.
+    Invalid,
+    /// Policy refused before any byte left for the target.
+    Blocked,
+    /// DNS, connect, TLS, timeout, status or a cap stopped the fetch.
+    Unreachable,
+}
+
+impl Outcome {
+    /// Every outcome, for metric pre-registration.
+    pub const ALL: [Outcome; 4] = [
+        Outcome::Valid,
+        Outcome::Invalid,
+        Outcome::Blocked,
+        Outcome::Unreachable,
+    ];
+
+    /// Wire and metric-label form.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Valid => "valid",
+            Outcome::Invalid => "invalid",
+            Outcome::Blocked => "blocked",
+            Outcome::Unreachable => "unreachable",
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
