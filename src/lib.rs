@@ -17,6 +17,7 @@
 
 pub mod config;
 pub mod facts;
+pub mod fetch;
 pub mod kind;
 pub mod policy;
 pub mod problem;

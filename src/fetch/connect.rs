@@ -1,0 +1,126 @@
+//! Pinned connect: TCP to an address the policy already checked, then TLS with the URL's
+//! host name. There is no way in here to connect to a name — only to a [`PinnedAddr`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls::ClientConfig;
+use rustls::pki_types::ServerName;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+use super::codes;
+use crate::policy::PinnedAddr;
+use crate::problem::{Code, Problem};
+
+/// A TLS stream to a checked address, with what ALPN chose.
+pub struct Connected {
+    /// The stream.
+    pub stream: TlsStream<TcpStream>,
+    /// The address actually connected to.
+    pub peer: SocketAddr,
+    /// True when the server chose HTTP/2.
+    pub h2: bool,
+    /// Time spent in TCP connect.
+    pub connect_time: Duration,
+    /// Time spent in the TLS handshake.
+    pub tls_time: Duration,
+}
+
+/// Connect budgets for one hop.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectBudget {
+    /// Shared by all candidate addresses.
+    pub connect: Duration,
+    /// TLS handshake.
+    pub tls: Duration,
+    /// Absolute deadline of the whole fetch.
+    pub deadline: Instant,
+}
+
+fn timeout_problem(code: Code, what: &str, deadline_hit: bool) -> Problem {
+    if deadline_hit {
+        Problem::error(
+            codes::DEADLINE_EXCEEDED,
+            format!("total deadline passed during {what}"),
+        )
+    } else {
+        Problem::error(code, format!("{what} timed out"))
+    }
+}
+
+/// Tries each checked address in turn within one connect budget, then does TLS on the first
+/// that accepts. `server_name` is the URL host (SNI and certificate check).
+pub async fn connect(
+    addrs: &[PinnedAddr],
+    port: u16,
+    server_name: ServerName<'static>,
+    tls: Arc<ClientConfig>,
+    budget: ConnectBudget,
+) -> Result<Connected, Problem> {
+    let started = Instant::now();
+    let connect_deadline = (started + budget.connect).min(budget.deadline);
+    let mut last_error = None;
+    let mut tcp = None;
+    for addr in addrs {
+        let peer = SocketAddr::new(addr.ip(), port);
+        match tokio::time::timeout_at(connect_deadline.into(), TcpStream::connect(peer)).await {
+            Ok(Ok(stream)) => {
+                tcp = Some((stream, peer));
+                break;
+            }
+            Ok(Err(e)) => last_error = Some(format!("{peer}: {e}")),
+            Err(_) => {
+                return Err(timeout_problem(
+                    codes::CONNECT_TIMEOUT,
+                    "tcp connect",
+                    connect_deadline >= budget.deadline,
+                ));
+            }
+        }
+    }
+    let Some((stream, peer)) = tcp else {
+        return Err(Problem::error(
+            codes::CONNECT_FAILED,
+            format!(
+                "no checked address accepted a connection ({})",
+                last_error.unwrap_or_else(|| "no address".to_owned())
+            ),
+        ));
+    };
+    let _ = stream.set_nodelay(true);
+    let connect_time = started.elapsed();
+
+    let tls_started = Instant::now();
+    let tls_deadline = (tls_started + budget.tls).min(budget.deadline);
+    let connector = TlsConnector::from(tls);
+    let stream =
+        match tokio::time::timeout_at(tls_deadline.into(), connector.connect(server_name, stream))
+            .await
+        {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                return Err(Problem::error(
+                    codes::TLS_FAILED,
+                    format!("tls handshake with {peer} failed: {e}"),
+                ));
+            }
+            Err(_) => {
+                return Err(timeout_problem(
+                    codes::TLS_TIMEOUT,
+                    "tls handshake",
+                    tls_deadline >= budget.deadline,
+                ));
+            }
+        };
+    let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
+    Ok(Connected {
+        stream,
+        peer,
+        h2,
+        connect_time,
+        tls_time: tls_started.elapsed(),
+    })
+}

@@ -1,0 +1,548 @@
+//! The guarded fetch: for each hop, URL rules → resolve → check every answer → pinned
+//! connect → TLS → one capped GET, following redirects only through the same gate.
+//!
+//! This is the only place that opens outbound connections, and it can only connect to a
+//! [`PinnedAddr`](crate::policy::PinnedAddr) that the policy produced.
+
+pub mod codes;
+pub mod connect;
+pub mod exchange;
+pub mod media;
+pub mod resolver;
+pub mod self_addrs;
+pub mod tls;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::header;
+use rustls::ClientConfig;
+use rustls::pki_types::ServerName;
+use serde::Serialize;
+
+use crate::config::LimitsConfig;
+use crate::facts::{FetchFacts, RedirectHop};
+use crate::policy::{AddrDecision, Decision, PinnedAddr, Policy, SafeUrl, TargetHost};
+use crate::problem::Problem;
+use connect::ConnectBudget;
+use exchange::ExchangeLimits;
+use media::CacheHints;
+use resolver::{Resolve, ResolveError};
+
+/// Time caps of one fetch, from `[limits]`.
+#[derive(Clone, Copy, Debug)]
+pub struct FetchLimits {
+    /// Whole fetch.
+    pub total: Duration,
+    /// DNS, per hop.
+    pub resolve: Duration,
+    /// TCP connect, per hop.
+    pub connect: Duration,
+    /// TLS handshake, per hop.
+    pub tls: Duration,
+    /// Request → response head.
+    pub first_byte: Duration,
+    /// Head → body complete.
+    pub body: Duration,
+    /// Redirects followed.
+    pub max_redirects: usize,
+    /// Response head bytes.
+    pub max_header_bytes: usize,
+    /// Response header fields.
+    pub max_headers: usize,
+}
+
+impl From<&LimitsConfig> for FetchLimits {
+    fn from(l: &LimitsConfig) -> Self {
+        FetchLimits {
+            total: LimitsConfig::ms(l.total_timeout_ms),
+            resolve: LimitsConfig::ms(l.resolve_timeout_ms),
+            connect: LimitsConfig::ms(l.connect_timeout_ms),
+            tls: LimitsConfig::ms(l.tls_timeout_ms),
+            first_byte: LimitsConfig::ms(l.first_byte_timeout_ms),
+            body: LimitsConfig::ms(l.body_timeout_ms),
+            max_redirects: l.max_redirects,
+            max_header_bytes: l.max_header_bytes,
+            max_headers: l.max_headers,
+        }
+    }
+}
+
+/// What to fetch and under which per-kind rules.
+#[derive(Clone, Debug)]
+pub struct FetchRequest {
+    /// The untrusted URL, as the caller sent it.
+    pub url: String,
+    /// Body cap for this kind.
+    pub max_body_bytes: u64,
+    /// Whether redirects may be followed (never for CIMD).
+    pub follow_redirects: bool,
+}
+
+/// How the fetch ended, before any document validation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FetchStatus {
+    /// A 200 JSON body was read within every cap.
+    Fetched,
+    /// Policy refused a URL or address before any byte went to that target.
+    Blocked,
+    /// DNS, connect, TLS, HTTP, timeout, status or a cap stopped it.
+    Unreachable,
+}
+
+/// One address answer and what the policy said of it (for audit records and `explain`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AddressTrace {
+    /// The address.
+    pub ip: String,
+    /// `allow` or `block`.
+    pub decision: &'static str,
+    /// The reason code when blocked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
+}
+
+impl From<&AddrDecision> for AddressTrace {
+    fn from(d: &AddrDecision) -> Self {
+        match d.decision {
+            Decision::Allow => AddressTrace {
+                ip: d.ip.to_string(),
+                decision: "allow",
+                code: None,
+            },
+            Decision::Block(reason) => AddressTrace {
+                ip: d.ip.to_string(),
+                decision: "block",
+                code: Some(reason.code().as_str()),
+            },
+        }
+    }
+}
+
+/// What happened on one hop.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct HopTrace {
+    /// URL of the hop.
+    pub url: String,
+    /// Every resolved (or literal) address with its decision.
+    pub addresses: Vec<AddressTrace>,
+    /// The address connected to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connected: Option<String>,
+    /// HTTP status.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+}
+
+/// Time spent per phase, summed over hops (for the phase histogram).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PhaseTimings {
+    /// DNS.
+    pub resolve: Duration,
+    /// TCP connect.
+    pub connect: Duration,
+    /// TLS handshake.
+    pub tls: Duration,
+    /// Request → head.
+    pub first_byte: Duration,
+    /// Body.
+    pub body: Duration,
+    /// Whole fetch.
+    pub total: Duration,
+}
+
+/// Everything a fetch produced.
+#[derive(Clone, Debug)]
+pub struct FetchReport {
+    /// How it ended.
+    pub status: FetchStatus,
+    /// Why, when not fetched.
+    pub problems: Vec<Problem>,
+    /// Facts for the verdict.
+    pub facts: FetchFacts,
+    /// The body, when fetched.
+    pub body: Option<Bytes>,
+    /// Caching hints of the final response.
+    pub cache: CacheHints,
+    /// Per-hop trace for the audit record.
+    pub hops: Vec<HopTrace>,
+    /// Per-phase durations.
+    pub timings: PhaseTimings,
+}
+
+/// The fetcher: policy, resolver and TLS configuration, shared across fetches.
+#[derive(Clone)]
+pub struct Fetcher {
+    policy: Arc<Policy>,
+    resolver: Arc<dyn Resolve>,
+    tls: Arc<ClientConfig>,
+    limits: FetchLimits,
+}
+
+struct Run {
+    report: FetchReport,
+    started: Instant,
+}
+
+impl Run {
+    fn finish(mut self, status: FetchStatus, problems: Vec<Problem>) -> FetchReport {
+        self.report.status = status;
+        self.report.problems = problems;
+        let elapsed = self.started.elapsed();
+        self.report.timings.total = elapsed;
+        self.report.facts.elapsed_ms = u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX);
+        self.report
+    }
+
+    fn hop(&mut self) -> &mut HopTrace {
+        if self.report.hops.is_empty() {
+            self.report.hops.push(HopTrace::default());
+        }
+        let last = self.report.hops.len() - 1;
+        &mut self.report.hops[last]
+    }
+}
+
+fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
+}
+
+fn resolve_problem(e: &ResolveError, host: &str) -> Problem {
+    match e {
+        ResolveError::NxDomain => {
+            Problem::error(codes::DNS_NXDOMAIN, format!("{host} does not exist"))
+        }
+        ResolveError::NoAddresses => Problem::error(
+            codes::DNS_NO_ADDRESSES,
+            format!("{host} has no A or AAAA records"),
+        ),
+        ResolveError::Failed(why) => {
+            Problem::error(codes::DNS_FAILED, format!("resolving {host} failed: {why}"))
+        }
+    }
+}
+
+impl Fetcher {
+    /// Assembles a fetcher from its parts (built at the edge by the CLI or service).
+    pub fn new(
+        policy: Arc<Policy>,
+        resolver: Arc<dyn Resolve>,
+        tls: Arc<ClientConfig>,
+        limits: FetchLimits,
+    ) -> Fetcher {
+        Fetcher {
+            policy,
+            resolver,
+            tls,
+            limits,
+        }
+    }
+
+    /// The policy this fetcher enforces.
+    pub fn policy(&self) -> &Arc<Policy> {
+        &self.policy
+    }
+
+    /// The resolver this fetcher uses (shared with `explain`).
+    pub fn resolver(&self) -> &Arc<dyn Resolve> {
+        &self.resolver
+    }
+
+    /// Resolves a name and classifies every answer, without connecting.
+    pub async fn resolve_checked(
+        &self,
+        host: &str,
+    ) -> Result<(Vec<AddrDecision>, Result<Vec<PinnedAddr>, Vec<Problem>>), Problem> {
+        let deadline = Instant::now() + self.limits.resolve.min(self.limits.total);
+        match tokio::time::timeout_at(deadline.into(), self.resolver.lookup(host)).await {
+            Err(_) => Err(Problem::error(
+                codes::DNS_TIMEOUT,
+                format!("resolving {host} timed out"),
+            )),
+            Ok(Err(e)) => Err(resolve_problem(&e, host)),
+            Ok(Ok(ips)) => {
+                let check = self.policy.check_addrs(&ips);
+                Ok((check.decisions, check.outcome))
+            }
+        }
+    }
+
+    /// Fetches one URL under every rule. Never panics and never returns an error: every way
+    /// a fetch can end is a [`FetchReport`].
+    pub async fn fetch(&self, request: &FetchRequest) -> FetchReport {
+        let fetched_at = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let started = Instant::now();
+        let deadline = started + self.limits.total;
+        let mut run = Run {
+            report: FetchReport {
+                status: FetchStatus::Unreachable,
+                problems: Vec::new(),
+                facts: FetchFacts {
+                    final_url: request.url.clone(),
+                    fetched_at,
+                    ..FetchFacts::default()
+                },
+                body: None,
+                cache: CacheHints::default(),
+                hops: Vec::new(),
+                timings: PhaseTimings::default(),
+            },
+            started,
+        };
+        let mut current = match self.policy.check_url(&request.url) {
+            Ok(url) => url,
+            Err(problems) => return run.finish(FetchStatus::Blocked, problems),
+        };
+        let mut visited: HashSet<String> = HashSet::from([current.as_str().to_owned()]);
+        loop {
+            run.report.facts.final_url = current.as_str().to_owned();
+            run.report.hops.push(HopTrace {
+                url: current.as_str().to_owned(),
+                ..HopTrace::default()
+            });
+            match self.hop(&mut run, &current, request, deadline).await {
+                HopEnd::Done(status, problems) => return run.finish(status, problems),
+                HopEnd::Redirect(location, status) => {
+                    let next = match current.url().join(&location) {
+                        Ok(next) => next,
+                        Err(e) => {
+                            return run.finish(
+                                FetchStatus::Unreachable,
+                                vec![Problem::error(
+                                    codes::REDIRECT_INVALID,
+                                    format!(
+                                        "redirect Location {location:?} is not a valid URL: {e}"
+                                    ),
+                                )],
+                            );
+                        }
+                    };
+                    run.report.facts.redirects.push(RedirectHop {
+                        from: current.as_str().to_owned(),
+                        status,
+                        to: next.as_str().to_owned(),
+                    });
+                    if run.report.facts.redirects.len() > self.limits.max_redirects {
+                        return run.finish(
+                            FetchStatus::Unreachable,
+                            vec![Problem::error(
+                                codes::TOO_MANY_REDIRECTS,
+                                format!("more than {} redirects", self.limits.max_redirects),
+                            )],
+                        );
+                    }
+                    if !visited.insert(next.as_str().to_owned()) {
+                        return run.finish(
+                            FetchStatus::Unreachable,
+                            vec![Problem::error(
+                                codes::REDIRECT_LOOP,
+                                format!("redirect back to {next}, already visited"),
+                            )],
+                        );
+                    }
+                    run.report.facts.final_url = next.as_str().to_owned();
+                    current = match self.policy.check_url(next.as_str()) {
+                        Ok(url) => url,
+                        Err(problems) => return run.finish(FetchStatus::Blocked, problems),
+                    };
+                }
+            }
+        }
+    }
+
+    async fn hop(
+        &self,
+        run: &mut Run,
+        url: &SafeUrl,
+        request: &FetchRequest,
+        deadline: Instant,
+    ) -> HopEnd {
+        let (addrs, server_name) = match url.host() {
+            TargetHost::Ip(pinned) => {
+                let decision = self.policy.classify(pinned.ip());
+                run.hop().addresses.push(AddressTrace::from(&decision));
+                (vec![*pinned], ServerName::IpAddress(pinned.ip().into()))
+            }
+            TargetHost::Domain(name) => {
+                let Ok(server_name) = ServerName::try_from(name.clone()) else {
+                    return HopEnd::Done(
+                        FetchStatus::Blocked,
+                        vec![Problem::error(
+                            codes::TLS_FAILED,
+                            format!("{name} is not a valid TLS server name"),
+                        )],
+                    );
+                };
+                let resolve_started = Instant::now();
+                let resolve_deadline = (resolve_started + self.limits.resolve).min(deadline);
+                let answer =
+                    tokio::time::timeout_at(resolve_deadline.into(), self.resolver.lookup(name))
+                        .await;
+                run.report.timings.resolve += resolve_started.elapsed();
+                let ips = match answer {
+                    Err(_) if resolve_deadline >= deadline => {
+                        return HopEnd::Done(
+                            FetchStatus::Unreachable,
+                            vec![Problem::error(
+                                codes::DEADLINE_EXCEEDED,
+                                "total deadline passed during dns resolution",
+                            )],
+                        );
+                    }
+                    Err(_) => {
+                        return HopEnd::Done(
+                            FetchStatus::Unreachable,
+                            vec![Problem::error(
+                                codes::DNS_TIMEOUT,
+                                format!("resolving {name} timed out"),
+                            )],
+                        );
+                    }
+                    Ok(Err(e)) => {
+                        return HopEnd::Done(
+                            FetchStatus::Unreachable,
+                            vec![resolve_problem(&e, name)],
+                        );
+                    }
+                    Ok(Ok(ips)) => ips,
+                };
+                let check = self.policy.check_addrs(&ips);
+                run.hop().addresses = check.decisions.iter().map(AddressTrace::from).collect();
+                match check.outcome {
+                    Ok(pinned) => (pinned, server_name),
+                    Err(problems) => return HopEnd::Done(FetchStatus::Blocked, problems),
+                }
+            }
+        };
+
+        let budget = ConnectBudget {
+            connect: self.limits.connect,
+            tls: self.limits.tls,
+            deadline,
+        };
+        let connected =
+            match connect::connect(&addrs, url.port(), server_name, self.tls.clone(), budget).await
+            {
+                Ok(c) => c,
+                Err(problem) => return HopEnd::Done(FetchStatus::Unreachable, vec![problem]),
+            };
+        run.report.timings.connect += connected.connect_time;
+        run.report.timings.tls += connected.tls_time;
+        let peer: SocketAddr = connected.peer;
+        run.report.facts.address = Some(peer.to_string());
+        run.hop().connected = Some(peer.to_string());
+
+        let limits = ExchangeLimits {
+            first_byte: self.limits.first_byte,
+            body: self.limits.body,
+            deadline,
+            max_header_bytes: self.limits.max_header_bytes,
+            max_headers: self.limits.max_headers,
+            max_body_bytes: request.max_body_bytes,
+        };
+        let head = match exchange::send(connected, url.url(), &limits).await {
+            Ok(head) => head,
+            Err(problem) => return HopEnd::Done(FetchStatus::Unreachable, vec![problem]),
+        };
+        run.report.timings.first_byte += head.first_byte_time;
+        let status = head.status.as_u16();
+        run.report.facts.status = Some(status);
+        run.hop().status = Some(status);
+        let header_str = |name: header::HeaderName| {
+            head.headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        run.report.facts.content_type = header_str(header::CONTENT_TYPE);
+
+        if is_redirect(status) {
+            if !request.follow_redirects {
+                return HopEnd::Done(
+                    FetchStatus::Unreachable,
+                    vec![Problem::error(
+                        codes::REDIRECT_NOT_ALLOWED,
+                        format!(
+                            "origin answered {status}; this kind must be served without redirects"
+                        ),
+                    )],
+                );
+            }
+            return match header_str(header::LOCATION) {
+                Some(location) if !location.trim().is_empty() => HopEnd::Redirect(location, status),
+                _ => HopEnd::Done(
+                    FetchStatus::Unreachable,
+                    vec![Problem::error(
+                        codes::REDIRECT_INVALID,
+                        format!("{status} redirect without a Location"),
+                    )],
+                ),
+            };
+        }
+        if status != 200 {
+            return HopEnd::Done(
+                FetchStatus::Unreachable,
+                vec![Problem::error(
+                    codes::STATUS_NOT_OK,
+                    format!("origin answered {status}, not 200"),
+                )],
+            );
+        }
+        if let Some(encoding) = header_str(header::CONTENT_ENCODING)
+            && !media::is_identity_encoding(&encoding)
+        {
+            return HopEnd::Done(
+                FetchStatus::Unreachable,
+                vec![Problem::error(
+                    codes::CONTENT_ENCODING_NOT_ALLOWED,
+                    format!("Content-Encoding {encoding:?} was not asked for (identity only)"),
+                )],
+            );
+        }
+        match run.report.facts.content_type.as_deref() {
+            Some(ct) if media::is_json_media_type(ct) => {}
+            other => {
+                return HopEnd::Done(
+                    FetchStatus::Unreachable,
+                    vec![Problem::error(
+                        codes::CONTENT_TYPE_NOT_JSON,
+                        format!(
+                            "Content-Type {:?} is not application/json or application/*+json",
+                            other.unwrap_or("")
+                        ),
+                    )],
+                );
+            }
+        }
+        let cache = media::cache_hints(
+            header_str(header::CACHE_CONTROL).as_deref(),
+            header_str(header::EXPIRES).as_deref(),
+            header_str(header::DATE).as_deref(),
+            header_str(header::AGE).as_deref(),
+            header_str(header::ETAG).as_deref(),
+            SystemTime::now(),
+        );
+        match head.read_body(&limits).await {
+            Ok((body, body_time)) => {
+                run.report.timings.body += body_time;
+                run.report.facts.bytes = body.len() as u64;
+                run.report.body = Some(body);
+                run.report.cache = cache;
+                HopEnd::Done(FetchStatus::Fetched, Vec::new())
+            }
+            Err(problem) => HopEnd::Done(FetchStatus::Unreachable, vec![problem]),
+        }
+    }
+}
+
+enum HopEnd {
+    Done(FetchStatus, Vec<Problem>),
+    Redirect(String, u16),
+}
