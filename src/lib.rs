@@ -15,9 +15,11 @@
 #![warn(clippy::dbg_macro, clippy::todo, clippy::print_stdout)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod assemble;
 pub mod config;
 pub mod facts;
 pub mod fetch;
 pub mod kind;
 pub mod policy;
 pub mod problem;
+pub mod testing;

@@ -1,0 +1,36 @@
+//! Local stand-ins for the internet: a throwaway CA, a DNS responder and a TLS origin.
+//!
+//! Everything here weakens a default (a private CA, names that resolve to loopback), so it
+//! lives in a module whose name says so. It is used by the integration tests and by
+//! `portcullis demo`; every listener binds to a loopback address only and refuses anything
+//! else, so nothing here can talk to the network.
+
+pub mod dns;
+pub mod origin;
+pub mod pki;
+
+use std::net::IpAddr;
+
+/// Why a test fixture could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TestingError {
+    /// Fixtures listen on loopback only.
+    #[error("refusing to listen on non-loopback address {0}")]
+    NotLoopback(IpAddr),
+    /// Socket error.
+    #[error("io error: {0}")]
+    Io(#[from] std::io::Error),
+    /// Certificate generation failed.
+    #[error("certificate generation failed: {0}")]
+    Pki(String),
+}
+
+/// Fixtures bind only here: 127.0.0.0/8 or ::1.
+pub fn ensure_loopback(ip: IpAddr) -> Result<(), TestingError> {
+    if ip.is_loopback() {
+        Ok(())
+    } else {
+        Err(TestingError::NotLoopback(ip))
+    }
+}

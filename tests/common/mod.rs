@@ -1,0 +1,188 @@
+//! A loopback lab for end-to-end tests: a DNS responder on 127.0.0.1, a TLS origin on
+//! 127.0.0.2 (and a second one on 127.0.0.3 with a certificate for another name), and a
+//! fetcher whose only extra rule allows exactly those two test addresses.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+use portcullis::assemble;
+use portcullis::config::Config;
+use portcullis::fetch::resolver::{HickoryResolver, Resolve};
+use portcullis::fetch::{FetchReport, FetchRequest, Fetcher};
+use portcullis::testing::dns::{DnsBehavior, DnsResponder};
+use portcullis::testing::origin::TestOrigin;
+use portcullis::testing::pki::{TestCa, Validity};
+
+/// The main test origin's address.
+pub const ORIGIN_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+/// The wrong-certificate origin's address.
+pub const WRONG_CERT_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3));
+/// Where the DNS responder listens (loopback; blocked as a fetch target).
+pub const DNS_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1));
+
+/// Names on the main origin's certificate.
+pub const NAMES: &[&str] = &[
+    "good.test",
+    "alt.test",
+    "rebind.test",
+    "mixed.test",
+    "cname.test",
+    "final.test",
+    "v6.test",
+];
+
+pub struct Lab {
+    pub ca: TestCa,
+    pub dns: DnsResponder,
+    pub origin: TestOrigin,
+    pub wrong_cert: TestOrigin,
+    pub fetcher: Fetcher,
+    pub config: Config,
+    pub rules_file: tempfile::NamedTempFile,
+    pub ca_file: tempfile::NamedTempFile,
+}
+
+/// A rules file that allows exactly the two test origins and the lab's port.
+pub fn test_rules(port: u16) -> String {
+    format!(
+        r#"ports = [443, {port}]
+
+[[ranges]]
+cidr = "127.0.0.2/32"
+action = "allow"
+reason = "operator_rule"
+source = "portcullis test lab origin"
+
+[[ranges]]
+cidr = "127.0.0.3/32"
+action = "allow"
+reason = "operator_rule"
+source = "portcullis test lab wrong-certificate origin"
+"#
+    )
+}
+
+impl Lab {
+    pub async fn start() -> Lab {
+        Lab::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> Lab {
+        let ca = TestCa::new().unwrap();
+        let tls = ca
+            .server_config(NAMES, Validity::Current, &[b"http/1.1"])
+            .unwrap();
+        let origin = TestOrigin::start(ORIGIN_IP, 0, tls).await.unwrap();
+        let port = origin.addr().port();
+        let wrong_tls = ca
+            .server_config(&["other.test"], Validity::Current, &[b"http/1.1"])
+            .unwrap();
+        let wrong_cert = TestOrigin::start(WRONG_CERT_IP, port, wrong_tls)
+            .await
+            .unwrap();
+        let dns = DnsResponder::start(DNS_IP).await.unwrap();
+        for name in NAMES {
+            dns.set(name, DnsBehavior::Addresses(vec![ORIGIN_IP]));
+        }
+        dns.set(
+            "wrongname.test",
+            DnsBehavior::Addresses(vec![WRONG_CERT_IP]),
+        );
+
+        let mut rules_file = tempfile::NamedTempFile::new().unwrap();
+        rules_file.write_all(test_rules(port).as_bytes()).unwrap();
+        let mut ca_file = tempfile::NamedTempFile::new().unwrap();
+        ca_file.write_all(ca.ca_pem().as_bytes()).unwrap();
+
+        let mut config = Config::default();
+        config.resolver.nameservers = vec![dns.addr()];
+        config.resolver.timeout_ms = 500;
+        config.resolver.attempts = 0;
+        config.rules.files = vec![rules_file.path().to_owned()];
+        config.tls.extra_roots = vec![ca_file.path().to_owned()];
+        config.tls.builtin_roots = false;
+        config.limits.total_timeout_ms = 3_000;
+        config.limits.resolve_timeout_ms = 1_000;
+        config.limits.first_byte_timeout_ms = 1_000;
+        config.limits.body_timeout_ms = 1_000;
+        tweak(&mut config);
+
+        let policy = assemble::build_policy(&config, &[]).unwrap();
+        let resolver: Arc<dyn Resolve> =
+            Arc::new(HickoryResolver::from_config(&config.resolver).unwrap());
+        let fetcher = assemble::build_fetcher_with(&config, policy, resolver, &[]).unwrap();
+        Lab {
+            ca,
+            dns,
+            origin,
+            wrong_cert,
+            fetcher,
+            config,
+            rules_file,
+            ca_file,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.origin.addr().port()
+    }
+
+    pub fn url(&self, host: &str, path: &str) -> String {
+        format!("https://{host}:{}{path}", self.port())
+    }
+
+    pub async fn fetch(&self, url: &str) -> FetchReport {
+        self.fetch_with(url, 64 * 1024, true).await
+    }
+
+    pub async fn fetch_with(
+        &self,
+        url: &str,
+        max_body_bytes: u64,
+        follow_redirects: bool,
+    ) -> FetchReport {
+        self.fetcher
+            .fetch(&FetchRequest {
+                url: url.to_owned(),
+                max_body_bytes,
+                follow_redirects,
+            })
+            .await
+    }
+
+    /// Writes a config file for CLI tests and returns its path holder.
+    pub fn config_file(&self) -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        let text = format!(
+            r#"[resolver]
+nameservers = ["{dns}"]
+timeout_ms = 500
+attempts = 0
+
+[tls]
+extra_roots = ["{ca}"]
+builtin_roots = false
+
+[rules]
+files = ["{rules}"]
+
+[limits]
+total_timeout_ms = 3000
+first_byte_timeout_ms = 1000
+body_timeout_ms = 1000
+"#,
+            dns = self.dns.addr(),
+            ca = self.ca_file.path().display(),
+            rules = self.rules_file.path().display(),
+        );
+        file.write_all(text.as_bytes()).unwrap();
+        file
+    }
+}
+
+/// The codes of a report's problems.
+pub fn codes(report: &FetchReport) -> Vec<&'static str> {
+    report.problems.iter().map(|p| p.code.as_str()).collect()
+}
