@@ -22,4 +22,5 @@ pub mod fetch;
 pub mod kind;
 pub mod policy;
 pub mod problem;
+pub mod service;
 pub mod testing;
