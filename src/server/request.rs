@@ -1,0 +1,106 @@
+//! The `POST /v1/fetch` request body: parsed strictly (unknown members are errors) because
+//! a typo in `expect` must not silently weaken a check.
+
+use serde::Deserialize;
+
+use crate::kind::Kind;
+
+/// Expectations a caller can state about the document.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectBody {
+    /// Expected `resource` of protected resource metadata.
+    pub resource: Option<String>,
+    /// Expected `issuer` of authorization server metadata.
+    pub issuer: Option<String>,
+}
+
+/// A fetch request.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FetchApiRequest {
+    /// The untrusted URL.
+    pub url: String,
+    /// What the document should be.
+    pub kind: Kind,
+    /// Optional expectations.
+    #[serde(default)]
+    pub expect: ExpectBody,
+}
+
+/// Why a request body was refused (HTTP 400).
+#[derive(Debug, thiserror::Error)]
+#[error("{detail}")]
+pub struct RequestError {
+    /// Stable code.
+    pub code: &'static str,
+    /// Human sentence.
+    pub detail: String,
+}
+
+/// Longest `expect` value accepted; they are URLs.
+pub const MAX_EXPECT_BYTES: usize = 2_048;
+
+/// Parses and checks a request body (already size-capped by the server).
+pub fn parse_fetch_request(body: &[u8]) -> Result<FetchApiRequest, RequestError> {
+    let request: FetchApiRequest = serde_json::from_slice(body).map_err(|e| RequestError {
+        code: "invalid_request",
+        detail: format!("request body is not a valid fetch request: {e}"),
+    })?;
+    let too_long = [request.expect.resource.as_deref(), request.expect.issuer.as_deref()]
+        .into_iter()
+        .flatten()
+        .any(|v| v.len() > MAX_EXPECT_BYTES);
+    if too_long {
+        return Err(RequestError {
+            code: "invalid_request",
+            detail: format!("expect values are limited to {MAX_EXPECT_BYTES} bytes"),
+        });
+    }
+    Ok(request)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minimal_request_parses() {
+        let r = parse_fetch_request(br#"{"url":"https://a.example/x","kind":"jwks"}"#).unwrap();
+        assert_eq!(r.kind, Kind::Jwks);
+        assert_eq!(r.expect, ExpectBody::default());
+    }
+
+    #[test]
+    fn expectations_parse() {
+        let r = parse_fetch_request(
+            br#"{"url":"https://a.example/.well-known/oauth-protected-resource","kind":"protected_resource_metadata","expect":{"resource":"https://a.example"}}"#,
+        )
+        .unwrap();
+        assert_eq!(r.expect.resource.as_deref(), Some("https://a.example"));
+    }
+
+    #[test]
+    fn unknown_members_kinds_and_garbage_are_refused() {
+        for body in [
+            &br#"{"url":"https://a.example/x","kind":"jwks","extra":1}"#[..],
+            br#"{"url":"https://a.example/x","kind":"jwks","expect":{"resourse":"x"}}"#,
+            br#"{"url":"https://a.example/x","kind":"html"}"#,
+            br#"{"kind":"jwks"}"#,
+            b"not json",
+            b"",
+        ] {
+            let err = parse_fetch_request(body).unwrap_err();
+            assert_eq!(err.code, "invalid_request");
+        }
+    }
+
+    #[test]
+    fn overlong_expectation_is_refused() {
+        let body = format!(
+            r#"{{"url":"https://a.example/x","kind":"jwks","expect":{{"issuer":"{}"}}}}"#,
+            "a".repeat(MAX_EXPECT_BYTES + 1)
+        );
+        assert!(parse_fetch_request(body.as_bytes()).is_err());
+    }
+}
