@@ -20,3 +20,4 @@ pub mod facts;
 pub mod kind;
 pub mod policy;
 pub mod problem;
+pub mod verdict;
