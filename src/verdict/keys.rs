@@ -371,6 +371,30 @@ mod tests {
     }
 
     #[test]
+    fn loads_openssl_p256_pkcs8_as_es256_with_the_same_public_point() {
+        // `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256` (OpenSSL 3).
+        let pem = "-----BEGIN PRIVATE KEY-----\n\
+            MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgcudHn0AxPXOXMBv1\n\
+            ZeMWgbpbyU+mjvc7841XCsUKYt6hRANCAAREWxbEjElzTzbZzY69YcMbbkx6c+wB\n\
+            jaJsBgI8cYx3tmCRwPXFj2/bKOflrUEoOO8GeIeR/+9Cm6u8bfBg6Q9v\n\
+            -----END PRIVATE KEY-----\n";
+        let key = SigningKey::from_pkcs8_pem(pem).unwrap();
+        assert_eq!(key.alg(), SigningAlg::ES256);
+        let jwk = key.public_jwk();
+        let hex = |s: &Value| -> String {
+            URL_SAFE_NO_PAD
+                .decode(s.as_str().unwrap())
+                .unwrap()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        };
+        // From `openssl pkey -pubout`: 04 || x || y.
+        assert_eq!(hex(&jwk["x"]), "445b16c48c49734f36d9cd8ebd61c31b6e4c7a73ec018da26c06023c718c77b6");
+        assert_eq!(hex(&jwk["y"]), "6091c0f5c58f6fdb28e7e5ad412838ef06788791ffef429babbc6df060e90f6f");
+    }
+
+    #[test]
     fn kid_is_stable_across_pem_round_trip_and_reload() {
         let mut rng = StdRng::seed_from_u64(7);
         for alg in [SigningAlg::EdDSA, SigningAlg::ES256] {

@@ -233,7 +233,6 @@ mod tests {
 
     #[test]
     fn eddsa_signature_verifies_with_ed25519_dalek_and_tampering_fails() {
-        use ed25519_dalek::Verifier as _;
         let signer = key(SigningAlg::EdDSA, 4);
         let SigningKey::Ed25519(sk) = &signer else {
             panic!("not ed25519")
