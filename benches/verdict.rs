@@ -76,7 +76,10 @@ fn bench(c: &mut Criterion) {
     let payload = serde_json::to_vec(&claims).unwrap().len();
     let doc = serde_json::to_vec(&document()).unwrap().len();
     eprintln!("document {doc} bytes, claims payload {payload} bytes");
-    for (name, alg) in [("sign_eddsa", SigningAlg::EdDSA), ("sign_es256", SigningAlg::ES256)] {
+    for (name, alg) in [
+        ("sign_eddsa", SigningAlg::EdDSA),
+        ("sign_es256", SigningAlg::ES256),
+    ] {
         let ring = KeyRing::new(
             SigningKey::generate(alg, &mut StdRng::seed_from_u64(1)),
             Vec::new(),

@@ -157,12 +157,18 @@ mod tests {
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(
             keys,
-            ["iss", "aud", "iat", "exp", "jti", "url", "kind", "outcome", "problems", "sha256", "document"]
+            [
+                "iss", "aud", "iat", "exp", "jti", "url", "kind", "outcome", "problems", "sha256",
+                "document"
+            ]
         );
         assert_eq!(v["kind"], "client_metadata");
         assert_eq!(v["outcome"], "valid");
         assert_eq!(v["sha256"], body_sha256(b"{}"));
-        assert_eq!(v["document"]["client_id"], "https://client.example/metadata.json");
+        assert_eq!(
+            v["document"]["client_id"],
+            "https://client.example/metadata.json"
+        );
     }
 
     #[test]
@@ -176,7 +182,10 @@ mod tests {
             assert!(v.get("document").is_none());
             assert_eq!(v["problems"][0]["code"], "x_bad");
             assert_eq!(v["problems"][0]["at"], "/client_id");
-            assert!(v.get("sha256").is_some(), "hash kept: it says what was judged");
+            assert!(
+                v.get("sha256").is_some(),
+                "hash kept: it says what was judged"
+            );
         }
     }
 

@@ -85,7 +85,10 @@ mod tests {
     fn keygen_file_is_0600_loads_back_and_is_never_overwritten() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("verdict.pem");
-        for (i, alg) in [SigningAlg::EdDSA, SigningAlg::ES256].into_iter().enumerate() {
+        for (i, alg) in [SigningAlg::EdDSA, SigningAlg::ES256]
+            .into_iter()
+            .enumerate()
+        {
             let path = path.with_extension(format!("{i}.pem"));
             let key = SigningKey::generate(alg, &mut StdRng::seed_from_u64(11));
             let pem = key.to_pkcs8_pem().unwrap();
@@ -101,7 +104,11 @@ mod tests {
             let other = SigningKey::generate(alg, &mut StdRng::seed_from_u64(12));
             let err = write_key_file(&path, &other.to_pkcs8_pem().unwrap()).unwrap_err();
             assert_eq!(err.code(), "key_file_exists");
-            assert_eq!(load_key_file(&path).unwrap().kid(), key.kid(), "file untouched");
+            assert_eq!(
+                load_key_file(&path).unwrap().kid(),
+                key.kid(),
+                "file untouched"
+            );
         }
     }
 
@@ -118,7 +125,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let big = dir.path().join("big.pem");
         std::fs::write(&big, vec![b'A'; MAX_KEY_FILE_BYTES as usize + 1]).unwrap();
-        assert_eq!(load_key_file(&big).unwrap_err().code(), "key_file_too_large");
+        assert_eq!(
+            load_key_file(&big).unwrap_err().code(),
+            "key_file_too_large"
+        );
         let bin = dir.path().join("key.der");
         std::fs::write(&bin, [0x30, 0x82, 0xff, 0xfe]).unwrap();
         assert_eq!(load_key_file(&bin).unwrap_err().code(), "key_not_pkcs8");

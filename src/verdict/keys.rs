@@ -169,10 +169,7 @@ impl SigningKey {
             return Ok(SigningKey::Ed25519(key));
         }
         if alg_oid == EC_PUBLIC_KEY_OID {
-            let curve = info
-                .algorithm
-                .parameters_oid()
-                .map_err(|e| invalid(&e))?;
+            let curve = info.algorithm.parameters_oid().map_err(|e| invalid(&e))?;
             if curve != p256::NistP256::OID {
                 return Err(KeyError::AlgUnsupported {
                     what: format!("ec curve {curve}"),
@@ -200,9 +197,7 @@ impl SigningKey {
     pub fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>, KeyError> {
         let encoded = match self {
             SigningKey::Ed25519(k) => k.to_pkcs8_pem(LineEnding::LF),
-            SigningKey::Es256(k) => {
-                pkcs8::EncodePrivateKey::to_pkcs8_pem(k, LineEnding::LF)
-            }
+            SigningKey::Es256(k) => pkcs8::EncodePrivateKey::to_pkcs8_pem(k, LineEnding::LF),
         };
         encoded.map_err(|e| KeyError::Encode { why: e.to_string() })
     }
@@ -224,13 +219,12 @@ impl SigningKey {
     /// replica sharing a key agrees on it and no registry of ids is needed.
     pub fn kid(&self) -> String {
         match self.public_members() {
-            PublicMembers::Okp { x } => jwk_thumbprint(&[("crv", "Ed25519"), ("kty", "OKP"), ("x", &x)]),
-            PublicMembers::Ec { x, y } => jwk_thumbprint(&[
-                ("crv", "P-256"),
-                ("kty", "EC"),
-                ("x", &x),
-                ("y", &y),
-            ]),
+            PublicMembers::Okp { x } => {
+                jwk_thumbprint(&[("crv", "Ed25519"), ("kty", "OKP"), ("x", &x)])
+            }
+            PublicMembers::Ec { x, y } => {
+                jwk_thumbprint(&[("crv", "P-256"), ("kty", "EC"), ("x", &x), ("y", &y)])
+            }
         }
     }
 
@@ -273,8 +267,14 @@ impl SigningKey {
             SigningKey::Es256(k) => {
                 let point = k.verifying_key().to_encoded_point(false);
                 // An uncompressed point of a valid public key always has both coordinates.
-                let x = point.x().map(|c| URL_SAFE_NO_PAD.encode(c)).unwrap_or_default();
-                let y = point.y().map(|c| URL_SAFE_NO_PAD.encode(c)).unwrap_or_default();
+                let x = point
+                    .x()
+                    .map(|c| URL_SAFE_NO_PAD.encode(c))
+                    .unwrap_or_default();
+                let y = point
+                    .y()
+                    .map(|c| URL_SAFE_NO_PAD.encode(c))
+                    .unwrap_or_default();
                 PublicMembers::Ec { x, y }
             }
         }
@@ -352,7 +352,10 @@ mod tests {
         assert_eq!(jwk["crv"], "Ed25519");
         assert_eq!(jwk["alg"], "EdDSA");
         assert_eq!(jwk["use"], "sig");
-        assert!(jwk.get("d").is_none(), "private part must never be published");
+        assert!(
+            jwk.get("d").is_none(),
+            "private part must never be published"
+        );
     }
 
     #[test]
@@ -364,10 +367,7 @@ mod tests {
         let SigningKey::Ed25519(k) = &key else {
             panic!("not ed25519")
         };
-        assert_eq!(
-            k.verifying_key().as_bytes()[..4],
-            [0x19, 0xbf, 0x44, 0x09]
-        );
+        assert_eq!(k.verifying_key().as_bytes()[..4], [0x19, 0xbf, 0x44, 0x09]);
     }
 
     #[test]
@@ -390,8 +390,14 @@ mod tests {
                 .collect()
         };
         // From `openssl pkey -pubout`: 04 || x || y.
-        assert_eq!(hex(&jwk["x"]), "445b16c48c49734f36d9cd8ebd61c31b6e4c7a73ec018da26c06023c718c77b6");
-        assert_eq!(hex(&jwk["y"]), "6091c0f5c58f6fdb28e7e5ad412838ef06788791ffef429babbc6df060e90f6f");
+        assert_eq!(
+            hex(&jwk["x"]),
+            "445b16c48c49734f36d9cd8ebd61c31b6e4c7a73ec018da26c06023c718c77b6"
+        );
+        assert_eq!(
+            hex(&jwk["y"]),
+            "6091c0f5c58f6fdb28e7e5ad412838ef06788791ffef429babbc6df060e90f6f"
+        );
     }
 
     #[test]
@@ -400,7 +406,11 @@ mod tests {
         for alg in [SigningAlg::EdDSA, SigningAlg::ES256] {
             let key = SigningKey::generate(alg, &mut rng);
             let pem = key.to_pkcs8_pem().unwrap();
-            assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"), "{}", &*pem);
+            assert!(
+                pem.starts_with("-----BEGIN PRIVATE KEY-----\n"),
+                "{}",
+                &*pem
+            );
             let a = SigningKey::from_pkcs8_pem(&pem).unwrap();
             let b = SigningKey::from_pkcs8_pem(&pem).unwrap();
             assert_eq!(a.alg(), alg);

@@ -196,17 +196,29 @@ mod tests {
             let mut other_aud = claims(now(), 300);
             other_aud.aud = "as-2".into();
             let err = verify_with_jwks(&ring.sign(&other_aud).unwrap(), &jwks, jalg).unwrap_err();
-            assert!(matches!(err.kind(), jsonwebtoken::errors::ErrorKind::InvalidAudience), "{err:?}");
+            assert!(
+                matches!(err.kind(), jsonwebtoken::errors::ErrorKind::InvalidAudience),
+                "{err:?}"
+            );
 
             let mut other_iss = claims(now(), 300);
             other_iss.iss = "evil".into();
             let err = verify_with_jwks(&ring.sign(&other_iss).unwrap(), &jwks, jalg).unwrap_err();
-            assert!(matches!(err.kind(), jsonwebtoken::errors::ErrorKind::InvalidIssuer), "{err:?}");
+            assert!(
+                matches!(err.kind(), jsonwebtoken::errors::ErrorKind::InvalidIssuer),
+                "{err:?}"
+            );
 
             // Made an hour ago with a 5-minute lifetime: past exp and past the 60 s leeway.
             let expired = claims(now() - 3_600, 300);
             let err = verify_with_jwks(&ring.sign(&expired).unwrap(), &jwks, jalg).unwrap_err();
-            assert!(matches!(err.kind(), jsonwebtoken::errors::ErrorKind::ExpiredSignature), "{err:?}");
+            assert!(
+                matches!(
+                    err.kind(),
+                    jsonwebtoken::errors::ErrorKind::ExpiredSignature
+                ),
+                "{err:?}"
+            );
         }
     }
 
@@ -248,7 +260,9 @@ mod tests {
         // The published x is this verifying key.
         let jwks = ring.jwks();
         assert_eq!(
-            URL_SAFE_NO_PAD.decode(jwks["keys"][0]["x"].as_str().unwrap()).unwrap(),
+            URL_SAFE_NO_PAD
+                .decode(jwks["keys"][0]["x"].as_str().unwrap())
+                .unwrap(),
             vk.as_bytes()
         );
 
@@ -261,7 +275,13 @@ mod tests {
         assert!(vk.verify_strict(tampered_input.as_bytes(), &sig).is_err());
         let tampered = format!("{tampered_input}.{sig_b64}");
         let err = verify_with_jwks(&tampered, &jwks, Algorithm::EdDSA).unwrap_err();
-        assert!(matches!(err.kind(), jsonwebtoken::errors::ErrorKind::InvalidSignature), "{err:?}");
+        assert!(
+            matches!(
+                err.kind(),
+                jsonwebtoken::errors::ErrorKind::InvalidSignature
+            ),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -273,9 +293,18 @@ mod tests {
         let mut payload = URL_SAFE_NO_PAD.decode(payload_b64).unwrap();
         let i = payload.iter().position(|&b| b == b'E').unwrap();
         payload[i] = b'F';
-        let tampered = format!("{header_b64}.{}.{sig_b64}", URL_SAFE_NO_PAD.encode(&payload));
+        let tampered = format!(
+            "{header_b64}.{}.{sig_b64}",
+            URL_SAFE_NO_PAD.encode(&payload)
+        );
         let err = verify_with_jwks(&tampered, &ring.jwks(), Algorithm::ES256).unwrap_err();
-        assert!(matches!(err.kind(), jsonwebtoken::errors::ErrorKind::InvalidSignature), "{err:?}");
+        assert!(
+            matches!(
+                err.kind(),
+                jsonwebtoken::errors::ErrorKind::InvalidSignature
+            ),
+            "{err:?}"
+        );
         // A signature from another key under this ring's kid must fail too.
         let other = KeyRing::new(key(SigningAlg::ES256, 6), Vec::new());
         let foreign = other.sign(&claims(now(), 300)).unwrap();
@@ -302,7 +331,11 @@ mod tests {
 
         let new_token = ring.sign(&claims(now(), 300)).unwrap();
         let h = jsonwebtoken::decode_header(&new_token).unwrap();
-        assert_eq!(h.kid.as_deref(), Some(new.kid().as_str()), "first key signs");
+        assert_eq!(
+            h.kid.as_deref(),
+            Some(new.kid().as_str()),
+            "first key signs"
+        );
         verify_with_jwks(&new_token, &jwks, Algorithm::ES256).unwrap();
         verify_with_jwks(&old_token, &jwks, Algorithm::EdDSA).unwrap();
     }
