@@ -24,3 +24,4 @@ pub mod policy;
 pub mod problem;
 pub mod service;
 pub mod testing;
+pub mod verdict;

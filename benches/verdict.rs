@@ -1,0 +1,92 @@
+//! Verdict signing cost: every `POST /v1/fetch` answer is signed, so this is on the hot path
+//! (cache hits included). Target: Ed25519 signing of a typical verdict under 50 µs.
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use criterion::{Criterion, black_box, criterion_group, criterion_main};
+use rand::SeedableRng as _;
+use rand::rngs::StdRng;
+use serde_json::json;
+
+use portcullis::config::SigningAlg;
+use portcullis::facts::FetchFacts;
+use portcullis::kind::{Kind, Outcome};
+use portcullis::verdict::{Claims, KeyRing, SigningKey, VerdictInput};
+
+/// A Client ID Metadata Document of about 1 KiB, the typical verdict payload.
+fn document() -> serde_json::Value {
+    json!({
+        "client_id": "https://client.example/oauth/metadata.json",
+        "client_name": "Example Client for a Benchmark of Verdict Signing",
+        "client_uri": "https://client.example/",
+        "logo_uri": "https://client.example/static/logo-256x256.png",
+        "tos_uri": "https://client.example/legal/terms-of-service",
+        "policy_uri": "https://client.example/legal/privacy-policy",
+        "redirect_uris": [
+            "https://client.example/oauth/callback",
+            "https://client.example/oauth/callback/secondary",
+            "http://127.0.0.1:33418/callback",
+            "http://localhost:33418/callback"
+        ],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "private_key_jwt",
+        "jwks_uri": "https://client.example/oauth/jwks.json",
+        "scope": "openid profile email offline_access mcp:tools mcp:resources mcp:prompts",
+        "contacts": ["security@client.example", "oauth-admin@client.example"],
+        "software_id": "4NRB1-0XZABZI9E6-5SM3R",
+        "software_version": "2.14.3",
+        "application_type": "web",
+        "default_max_age": 3600,
+        "require_auth_time": false
+    })
+}
+
+fn claims() -> Claims {
+    let doc = document();
+    let body = serde_json::to_vec(&doc).unwrap();
+    Claims::build(
+        VerdictInput {
+            issuer: "portcullis",
+            audience: "as-1",
+            url: "https://client.example/oauth/metadata.json",
+            kind: Kind::ClientMetadata,
+            outcome: Outcome::Valid,
+            problems: Vec::new(),
+            fetch: Some(FetchFacts {
+                final_url: "https://client.example/oauth/metadata.json".into(),
+                address: Some("203.0.113.7:443".into()),
+                status: Some(200),
+                bytes: body.len() as u64,
+                content_type: Some("application/json".into()),
+                redirects: Vec::new(),
+                elapsed_ms: 43,
+                fetched_at: 1_760_000_000,
+            }),
+            body: Some(&body),
+            document: Some(doc),
+        },
+        1_760_000_000,
+        300,
+        "q8uX3m0b7cY2Jk1wZ9aFpA".into(),
+    )
+}
+
+fn bench(c: &mut Criterion) {
+    let claims = claims();
+    let payload = serde_json::to_vec(&claims).unwrap().len();
+    let doc = serde_json::to_vec(&document()).unwrap().len();
+    eprintln!("document {doc} bytes, claims payload {payload} bytes");
+    for (name, alg) in [
+        ("sign_eddsa", SigningAlg::EdDSA),
+        ("sign_es256", SigningAlg::ES256),
+    ] {
+        let ring = KeyRing::new(
+            SigningKey::generate(alg, &mut StdRng::seed_from_u64(1)),
+            Vec::new(),
+        );
+        c.bench_function(name, |b| b.iter(|| ring.sign(black_box(&claims)).unwrap()));
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,342 @@
+//! The key ring: one key signs, every key (current and previous) is published, so keys can
+//! rotate without breaking verdicts that are still within their `exp`.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::claims::VERDICT_TYP;
+use super::keys::SigningKey;
+use crate::config::SigningAlg;
+
+/// Why a verdict could not be signed. Both are bugs or resource failures, never input
+/// problems, so the server answers 500 with the code.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignError {
+    /// The claims did not serialize to JSON.
+    #[error("claims could not be serialized: {0}")]
+    Claims(#[from] serde_json::Error),
+    /// The signing primitive refused.
+    #[error("signing failed: {0}")]
+    Signature(String),
+}
+
+impl SignError {
+    /// Stable snake_case name of the failure, for logs and the 500 body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SignError::Claims(_) => "claims_not_serializable",
+            SignError::Signature(_) => "signature_failed",
+        }
+    }
+}
+
+/// The signer plus the published public keys. Immutable once built; share it behind an
+/// `Arc` and swap the whole ring to rotate.
+#[derive(Clone, Debug)]
+pub struct KeyRing {
+    signer: SigningKey,
+    /// `kid` of the signer, computed once (it is a hash).
+    kid: String,
+    /// base64url of the constant JWS header, computed once; every verdict reuses it.
+    header_b64: String,
+    /// Public JWKs, signer first, duplicates (by `kid`) removed.
+    published: Vec<Value>,
+}
+
+impl KeyRing {
+    /// `current` signs; `current` and every `previous` key are published. A previous key
+    /// equal to the current one (or to another previous key) is published once.
+    pub fn new(current: SigningKey, previous: Vec<SigningKey>) -> KeyRing {
+        let kid = current.kid();
+        let header = json!({ "alg": current.jws_alg(), "kid": kid, "typ": VERDICT_TYP });
+        let header_b64 = URL_SAFE_NO_PAD.encode(header.to_string());
+        let mut published: Vec<Value> = vec![current.public_jwk()];
+        for key in previous {
+            let jwk = key.public_jwk();
+            if !published.iter().any(|p| p["kid"] == jwk["kid"]) {
+                published.push(jwk);
+            }
+        }
+        KeyRing {
+            signer: current,
+            kid,
+            header_b64,
+            published,
+        }
+    }
+
+    /// The JWK Set served at `/v1/keys`: `{"keys": [...]}`, current key first.
+    pub fn jwks(&self) -> Value {
+        json!({ "keys": self.published })
+    }
+
+    /// `kid` of the signing key, as put in every verdict header.
+    pub fn current_kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// Algorithm of the signing key.
+    pub fn current_alg(&self) -> SigningAlg {
+        self.signer.alg()
+    }
+
+    /// Signs `claims` as a compact JWS (RFC 7515 §7.1):
+    /// `b64u(header) . b64u(json(claims)) . b64u(signature)`, header
+    /// `{"alg", "kid", "typ": VERDICT_TYP}`. Deterministic for both algorithms.
+    pub fn sign(&self, claims: &impl Serialize) -> Result<String, SignError> {
+        let payload = serde_json::to_vec(claims)?;
+        let payload_len = payload.len().div_ceil(3) * 4;
+        let mut out = String::with_capacity(self.header_b64.len() + payload_len + 90);
+        out.push_str(&self.header_b64);
+        out.push('.');
+        URL_SAFE_NO_PAD.encode_string(&payload, &mut out);
+        let sig = self
+            .signer
+            .sign_raw(out.as_bytes())
+            .map_err(SignError::Signature)?;
+        out.push('.');
+        URL_SAFE_NO_PAD.encode_string(sig, &mut out);
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kind::{Kind, Outcome};
+    use crate::verdict::claims::{Claims, VerdictInput, body_sha256};
+    use jsonwebtoken::jwk::{Jwk, JwkSet};
+    use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+    use rand::SeedableRng as _;
+    use rand::rngs::StdRng;
+    use std::time::{SystemTime, UNIX_EPOCH};
+
+    const BODY: &[u8] = br#"{"client_id":"https://client.example/m.json","client_name":"Example"}"#;
+
+    fn now() -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    }
+
+    fn claims(now: u64, lifetime: u64) -> Claims {
+        Claims::build(
+            VerdictInput {
+                issuer: "portcullis",
+                audience: "as-1",
+                url: "https://client.example/m.json",
+                kind: Kind::ClientMetadata,
+                outcome: Outcome::Valid,
+                problems: Vec::new(),
+                fetch: None,
+                body: Some(BODY),
+                document: Some(serde_json::from_slice(BODY).unwrap()),
+            },
+            now,
+            lifetime,
+            "jti-1".into(),
+        )
+    }
+
+    fn key(alg: SigningAlg, seed: u64) -> SigningKey {
+        SigningKey::generate(alg, &mut StdRng::seed_from_u64(seed))
+    }
+
+    /// Verifies with the independent `jsonwebtoken` (aws-lc-rs) using only the published
+    /// JWKS, as a relying party would: pick the JWK by the header's `kid`.
+    fn verify_with_jwks(
+        token: &str,
+        jwks: &Value,
+        alg: Algorithm,
+    ) -> jsonwebtoken::errors::Result<jsonwebtoken::TokenData<Value>> {
+        let header = jsonwebtoken::decode_header(token)?;
+        assert_eq!(header.typ.as_deref(), Some(VERDICT_TYP));
+        assert_eq!(header.alg, alg);
+        let set: JwkSet = serde_json::from_value(jwks.clone()).unwrap();
+        let kid = header.kid.unwrap();
+        let jwk: &Jwk = set.find(&kid).expect("kid published");
+        let key = DecodingKey::from_jwk(jwk)?;
+        let mut v = Validation::new(alg);
+        v.set_audience(&["as-1"]);
+        v.set_issuer(&["portcullis"]);
+        v.set_required_spec_claims(&["exp", "iss", "aud"]);
+        jsonwebtoken::decode::<Value>(token, &key, &v)
+    }
+
+    #[test]
+    fn eddsa_and_es256_verdicts_verify_with_jsonwebtoken() {
+        for (alg, jalg) in [
+            (SigningAlg::EdDSA, Algorithm::EdDSA),
+            (SigningAlg::ES256, Algorithm::ES256),
+        ] {
+            let ring = KeyRing::new(key(alg, 1), Vec::new());
+            assert_eq!(ring.current_alg(), alg);
+            let c = claims(now(), 300);
+            let token = ring.sign(&c).unwrap();
+            let data = verify_with_jwks(&token, &ring.jwks(), jalg).unwrap();
+            assert_eq!(data.header.kid.as_deref(), Some(ring.current_kid()));
+            assert_eq!(data.claims, serde_json::to_value(&c).unwrap());
+            assert_eq!(data.claims["sha256"], body_sha256(BODY));
+            assert_eq!(data.claims["document"]["client_name"], "Example");
+        }
+    }
+
+    #[test]
+    fn jsonwebtoken_rejects_wrong_aud_wrong_iss_and_expired() {
+        for (alg, jalg) in [
+            (SigningAlg::EdDSA, Algorithm::EdDSA),
+            (SigningAlg::ES256, Algorithm::ES256),
+        ] {
+            let ring = KeyRing::new(key(alg, 2), Vec::new());
+            let jwks = ring.jwks();
+            let mut other_aud = claims(now(), 300);
+            other_aud.aud = "as-2".into();
+            let err = verify_with_jwks(&ring.sign(&other_aud).unwrap(), &jwks, jalg).unwrap_err();
+            assert!(
+                matches!(err.kind(), jsonwebtoken::errors::ErrorKind::InvalidAudience),
+                "{err:?}"
+            );
+
+            let mut other_iss = claims(now(), 300);
+            other_iss.iss = "evil".into();
+            let err = verify_with_jwks(&ring.sign(&other_iss).unwrap(), &jwks, jalg).unwrap_err();
+            assert!(
+                matches!(err.kind(), jsonwebtoken::errors::ErrorKind::InvalidIssuer),
+                "{err:?}"
+            );
+
+            // Made an hour ago with a 5-minute lifetime: past exp and past the 60 s leeway.
+            let expired = claims(now() - 3_600, 300);
+            let err = verify_with_jwks(&ring.sign(&expired).unwrap(), &jwks, jalg).unwrap_err();
+            assert!(
+                matches!(
+                    err.kind(),
+                    jsonwebtoken::errors::ErrorKind::ExpiredSignature
+                ),
+                "{err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn compact_form_header_and_signature_shape() {
+        for (alg, name) in [(SigningAlg::EdDSA, "EdDSA"), (SigningAlg::ES256, "ES256")] {
+            let ring = KeyRing::new(key(alg, 3), Vec::new());
+            let token = ring.sign(&claims(1, 1)).unwrap();
+            let parts: Vec<&str> = token.split('.').collect();
+            assert_eq!(parts.len(), 3);
+            let header = URL_SAFE_NO_PAD.decode(parts[0]).unwrap();
+            let expected = format!(
+                r#"{{"alg":"{name}","kid":"{}","typ":"{VERDICT_TYP}"}}"#,
+                ring.current_kid()
+            );
+            assert_eq!(String::from_utf8(header).unwrap(), expected);
+            // Raw r||s for ES256 (a DER signature would be 70-72 bytes), 64 bytes for Ed25519.
+            assert_eq!(URL_SAFE_NO_PAD.decode(parts[2]).unwrap().len(), 64);
+            assert!(!token.contains('='), "no padding");
+            // Deterministic: same claims, same token.
+            assert_eq!(ring.sign(&claims(1, 1)).unwrap(), token);
+        }
+    }
+
+    #[test]
+    fn eddsa_signature_verifies_with_ed25519_dalek_and_tampering_fails() {
+        let signer = key(SigningAlg::EdDSA, 4);
+        let SigningKey::Ed25519(sk) = &signer else {
+            panic!("not ed25519")
+        };
+        let vk = sk.verifying_key();
+        let ring = KeyRing::new(signer.clone(), Vec::new());
+        let token = ring.sign(&claims(now(), 300)).unwrap();
+        let (input, sig_b64) = token.rsplit_once('.').unwrap();
+        let sig_bytes: [u8; 64] = URL_SAFE_NO_PAD.decode(sig_b64).unwrap().try_into().unwrap();
+        let sig = ed25519_dalek::Signature::from_bytes(&sig_bytes);
+        vk.verify_strict(input.as_bytes(), &sig).unwrap();
+
+        // The published x is this verifying key.
+        let jwks = ring.jwks();
+        assert_eq!(
+            URL_SAFE_NO_PAD
+                .decode(jwks["keys"][0]["x"].as_str().unwrap())
+                .unwrap(),
+            vk.as_bytes()
+        );
+
+        // Flip one payload byte: both verifiers must refuse.
+        let (header_b64, rest) = input.split_once('.').unwrap();
+        let mut payload = URL_SAFE_NO_PAD.decode(rest).unwrap();
+        let i = payload.iter().position(|&b| b == b'E').unwrap(); // "Example"
+        payload[i] = b'F';
+        let tampered_input = format!("{header_b64}.{}", URL_SAFE_NO_PAD.encode(&payload));
+        assert!(vk.verify_strict(tampered_input.as_bytes(), &sig).is_err());
+        let tampered = format!("{tampered_input}.{sig_b64}");
+        let err = verify_with_jwks(&tampered, &jwks, Algorithm::EdDSA).unwrap_err();
+        assert!(
+            matches!(
+                err.kind(),
+                jsonwebtoken::errors::ErrorKind::InvalidSignature
+            ),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn es256_tampering_fails_with_jsonwebtoken() {
+        let ring = KeyRing::new(key(SigningAlg::ES256, 5), Vec::new());
+        let token = ring.sign(&claims(now(), 300)).unwrap();
+        let (input, sig_b64) = token.rsplit_once('.').unwrap();
+        let (header_b64, payload_b64) = input.split_once('.').unwrap();
+        let mut payload = URL_SAFE_NO_PAD.decode(payload_b64).unwrap();
+        let i = payload.iter().position(|&b| b == b'E').unwrap();
+        payload[i] = b'F';
+        let tampered = format!(
+            "{header_b64}.{}.{sig_b64}",
+            URL_SAFE_NO_PAD.encode(&payload)
+        );
+        let err = verify_with_jwks(&tampered, &ring.jwks(), Algorithm::ES256).unwrap_err();
+        assert!(
+            matches!(
+                err.kind(),
+                jsonwebtoken::errors::ErrorKind::InvalidSignature
+            ),
+            "{err:?}"
+        );
+        // A signature from another key under this ring's kid must fail too.
+        let other = KeyRing::new(key(SigningAlg::ES256, 6), Vec::new());
+        let foreign = other.sign(&claims(now(), 300)).unwrap();
+        let foreign_sig = foreign.rsplit_once('.').unwrap().1;
+        let forged = format!("{input}.{foreign_sig}");
+        assert!(verify_with_jwks(&forged, &ring.jwks(), Algorithm::ES256).is_err());
+    }
+
+    #[test]
+    fn rotation_publishes_both_and_old_verdicts_still_verify() {
+        let old = key(SigningAlg::EdDSA, 7);
+        let new = key(SigningAlg::ES256, 8);
+        let old_ring = KeyRing::new(old.clone(), Vec::new());
+        let old_token = old_ring.sign(&claims(now(), 300)).unwrap();
+
+        // Duplicate of the current key in `previous` is published once.
+        let ring = KeyRing::new(new.clone(), vec![old.clone(), new.clone(), old.clone()]);
+        let jwks = ring.jwks();
+        let keys = jwks["keys"].as_array().unwrap();
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys[0]["kid"], new.kid(), "current key first");
+        assert_eq!(keys[1]["kid"], old.kid());
+        assert_eq!(ring.current_kid(), new.kid());
+
+        let new_token = ring.sign(&claims(now(), 300)).unwrap();
+        let h = jsonwebtoken::decode_header(&new_token).unwrap();
+        assert_eq!(
+            h.kid.as_deref(),
+            Some(new.kid().as_str()),
+            "first key signs"
+        );
+        verify_with_jwks(&new_token, &jwks, Algorithm::ES256).unwrap();
+        verify_with_jwks(&old_token, &jwks, Algorithm::EdDSA).unwrap();
+    }
+}
