@@ -47,6 +47,20 @@ pub enum StartError {
     /// The resolver could not be configured.
     #[error("resolver: {0}")]
     Resolver(#[from] ResolveError),
+    /// A signing key file could not be loaded.
+    #[error("signing key {path}: {why}")]
+    Key {
+        /// The file.
+        path: String,
+        /// What went wrong.
+        why: String,
+    },
+    /// Metrics could not be registered.
+    #[error("telemetry: {0}")]
+    Telemetry(String),
+    /// The API server could not start.
+    #[error(transparent)]
+    Serve(#[from] crate::server::ServeError),
 }
 
 /// Reads and parses the config file; `None` gives the embedded defaults.
@@ -101,4 +115,90 @@ pub fn build_fetcher_with(
         tls,
         FetchLimits::from(&config.limits),
     ))
+}
+
+/// Loads the signing keys: the configured key signs, previous keys are published; with no
+/// key file, a fresh ephemeral key (verdicts will not verify after a restart). Returns the
+/// ring, the creation time of the signing key (file mtime or now), and whether it is ephemeral.
+pub fn load_keys(config: &crate::config::SigningConfig) -> Result<(crate::verdict::KeyRing, u64, bool), StartError> {
+    use crate::verdict::{KeyRing, SigningKey, load_key_file};
+    let now = std::time::SystemTime::now();
+    let unix = |t: std::time::SystemTime| {
+        t.duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    };
+    let key_err = |path: &Path, e: crate::verdict::KeyError| StartError::Key {
+        path: path.display().to_string(),
+        why: e.to_string(),
+    };
+    let mut previous = Vec::new();
+    for path in &config.previous_key_files {
+        previous.push(load_key_file(path).map_err(|e| key_err(path, e))?);
+    }
+    match &config.key_file {
+        Some(path) => {
+            let current = load_key_file(path).map_err(|e| key_err(path, e))?;
+            let created = std::fs::metadata(path)
+                .and_then(|m| m.modified())
+                .map(unix)
+                .unwrap_or_else(|_| unix(now));
+            Ok((KeyRing::new(current, previous), created, false))
+        }
+        None => {
+            let current = SigningKey::generate(config.ephemeral_alg, &mut rand::rngs::OsRng);
+            Ok((KeyRing::new(current, previous), unix(now), true))
+        }
+    }
+}
+
+/// Build identifier for `portcullis_build_info` (set `PORTCULLIS_COMMIT` at build time).
+pub const BUILD_COMMIT: &str = match option_env!("PORTCULLIS_COMMIT") {
+    Some(commit) => commit,
+    None => "unknown",
+};
+
+/// Builds the whole service from a config and a fetcher.
+pub fn build_service(
+    config: Config,
+    fetcher: Fetcher,
+    audit: Option<crate::telemetry::AuditSink>,
+) -> Result<Arc<crate::service::Service>, StartError> {
+    let (keys, created, ephemeral) = load_keys(&config.signing)?;
+    if ephemeral {
+        tracing::warn!(
+            kid = keys.current_kid(),
+            "NO SIGNING KEY CONFIGURED: using an ephemeral key; verdicts will not verify after a restart. Run `portcullis keygen --out key.pem` and set [signing] key_file"
+        );
+    }
+    let telemetry = crate::telemetry::Telemetry::new(audit, BUILD_COMMIT)
+        .map_err(|e| StartError::Telemetry(e.to_string()))?;
+    telemetry.signing_key_created(created);
+    Ok(Arc::new(crate::service::Service::new(
+        fetcher,
+        Arc::new(config),
+        keys,
+        Arc::new(telemetry),
+    )))
+}
+
+/// The audit sink the config asks for.
+pub fn audit_sink(config: &crate::config::AuditConfig) -> Result<Option<crate::telemetry::AuditSink>, StartError> {
+    if !config.enabled {
+        return Ok(None);
+    }
+    let out: Box<dyn std::io::Write + Send> = match &config.path {
+        None => Box::new(std::io::stderr()),
+        Some(path) => Box::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| StartError::ConfigRead {
+                    path: path.display().to_string(),
+                    why: e.to_string(),
+                })?,
+        ),
+    };
+    Ok(Some(crate::telemetry::AuditSink::new(out)))
 }

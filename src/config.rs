@@ -123,6 +123,27 @@ pub struct Config {
     pub signing: SigningConfig,
     /// Optional document policy beyond the specifications.
     pub documents: DocumentsConfig,
+    /// Audit log.
+    pub audit: AuditConfig,
+}
+
+/// `[audit]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Write one JSON line per answered request.
+    pub enabled: bool,
+    /// Append to this file; absent means stderr.
+    pub path: Option<PathBuf>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            enabled: true,
+            path: None,
+        }
+    }
 }
 
 /// `[server]`

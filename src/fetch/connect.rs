@@ -66,7 +66,10 @@ pub async fn connect(
     let mut tcp = None;
     for addr in addrs {
         let peer = SocketAddr::new(addr.ip(), port);
-        match tokio::time::timeout_at(connect_deadline.into(), TcpStream::connect(peer)).await {
+        // The one sanctioned connect: `peer` is built from a PinnedAddr the policy produced.
+        #[allow(clippy::disallowed_methods)]
+        let attempt = TcpStream::connect(peer);
+        match tokio::time::timeout_at(connect_deadline.into(), attempt).await {
             Ok(Ok(stream)) => {
                 tcp = Some((stream, peer));
                 break;

@@ -1,6 +1,246 @@
 //! The service core: admission (rate limits, concurrency), the verdict cache and single
 //! flight, tying fetch → documents → verdict together for the API server.
+//!
+//! Layers, outermost first, and why each exists:
+//! 1. caller rate limit — one noisy caller cannot starve the others;
+//! 2. URL rules — a blocked URL is answered at once and costs no upstream slot;
+//! 3. cache — repeated questions never reach the origin;
+//! 4. single flight — identical concurrent questions share one fetch;
+//! 5. target-host rate limit — the service can never be used to flood one site;
+//! 6. fetch slots and queue bound — bounded upstream concurrency and memory.
 
 pub mod cache;
 pub mod coalesce;
 pub mod limits;
+pub mod ttl;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use serde_json::json;
+
+use crate::config::Config;
+use crate::documents::Expect;
+use crate::fetch::Fetcher;
+use crate::judge::{self, JudgeRequest, Judgement};
+use crate::kind::{Kind, Outcome};
+use crate::policy::TargetHost;
+use crate::server::request::{ExpectBody, FetchApiRequest};
+use crate::telemetry::{AuditRecord, Telemetry};
+use crate::verdict::{Claims, KeyRing, VerdictInput, new_jti};
+use cache::{Lookup, VerdictCache};
+use coalesce::{Role, SingleFlight};
+use limits::{Admission, Refusal};
+
+/// Cache and single-flight key: the same question from any caller.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FetchKey {
+    /// Kind.
+    pub kind: Kind,
+    /// URL as sent.
+    pub url: String,
+    /// Expectations.
+    pub expect: ExpectBody,
+}
+
+/// A judgement with its absolute expiry.
+#[derive(Debug)]
+pub struct Settled {
+    /// The judgement.
+    pub judgement: Judgement,
+    /// Unix time the verdict stops being trustworthy (`exp`).
+    pub expires_unix: u64,
+}
+
+type Produced = Result<Arc<Settled>, Refusal>;
+
+/// The running service.
+pub struct Service {
+    fetcher: Fetcher,
+    config: Arc<Config>,
+    keys: KeyRing,
+    jwks_json: Bytes,
+    cache: Mutex<VerdictCache<FetchKey, Arc<Settled>>>,
+    flights: SingleFlight<FetchKey, Produced>,
+    admission: Admission,
+    telemetry: Arc<Telemetry>,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl Service {
+    /// Assembles the service.
+    pub fn new(fetcher: Fetcher, config: Arc<Config>, keys: KeyRing, telemetry: Arc<Telemetry>) -> Service {
+        let jwks_json = Bytes::from(serde_json::to_vec(&keys.jwks()).unwrap_or_default());
+        Service {
+            cache: Mutex::new(VerdictCache::new(config.cache.max_entries, config.cache.max_bytes)),
+            flights: SingleFlight::default(),
+            admission: Admission::new(&config.rate, &config.limits),
+            fetcher,
+            config,
+            keys,
+            jwks_json,
+            telemetry,
+        }
+    }
+
+    /// The public JWKS, serialized once.
+    pub fn jwks_json(&self) -> Bytes {
+        self.jwks_json.clone()
+    }
+
+    /// The Prometheus exposition text.
+    pub fn metrics_text(&self) -> String {
+        if let Ok(cache) = self.cache.lock() {
+            self.telemetry.observe_cache(cache.stats());
+        }
+        self.telemetry.observe_queue(
+            self.admission.waiting(),
+            self.admission.in_flight(self.config.limits.max_concurrent_fetches),
+        );
+        self.telemetry.render()
+    }
+
+    /// Layer 1: the caller's request rate.
+    pub fn admit_caller(&self, caller: &str) -> Result<(), Refusal> {
+        self.admission.admit_caller(caller).inspect_err(|r| self.telemetry.rate_limited(r.scope()))
+    }
+
+    /// Answers one fetch request with a signed verdict (as the JSON reply body).
+    pub async fn verdict(self: &Arc<Self>, caller: &str, request: FetchApiRequest) -> Result<Bytes, Refusal> {
+        let key = FetchKey {
+            kind: request.kind,
+            url: request.url,
+            expect: request.expect,
+        };
+        let cached = self.cache.lock().ok().map(|mut c| c.get(&key, Instant::now()));
+        let (settled, cache_hit) = match cached {
+            Some(Lookup::Hit(settled)) => {
+                self.telemetry.cache_hit();
+                (settled, true)
+            }
+            _ => {
+                self.telemetry.cache_miss();
+                let this = self.clone();
+                let flight_key = key.clone();
+                let (produced, role) = self
+                    .flights
+                    .run(key.clone(), move || async move { this.produce(flight_key).await })
+                    .await;
+                if role == Role::Joined {
+                    self.telemetry.single_flight_join();
+                }
+                match produced {
+                    Some(Ok(settled)) => (settled, false),
+                    Some(Err(refusal)) => return Err(refusal),
+                    None => {
+                        return Err(Refusal {
+                            code: limits::OVERLOADED,
+                            retry_after: Duration::from_secs(1),
+                        });
+                    }
+                }
+            }
+        };
+        let reply = self.sign(caller, &key, &settled);
+        self.telemetry.audit(&AuditRecord::new(caller, &key.url, key.kind, &settled.judgement, cache_hit));
+        Ok(reply)
+    }
+
+    fn sign(&self, caller: &str, key: &FetchKey, settled: &Settled) -> Bytes {
+        let now = unix_now();
+        let j = &settled.judgement;
+        let claims = Claims::build(
+            VerdictInput {
+                issuer: &self.config.signing.issuer,
+                audience: caller,
+                url: &key.url,
+                kind: key.kind,
+                outcome: j.outcome,
+                problems: j.problems.clone(),
+                fetch: Some(j.facts.clone()),
+                body: j.body.as_deref(),
+                document: j.document.clone(),
+            },
+            now,
+            settled.expires_unix.saturating_sub(now),
+            new_jti(&mut rand::rngs::OsRng),
+        );
+        let body = match self.keys.sign(&claims) {
+            Ok(jws) => {
+                self.telemetry.verdict_signed();
+                json!({ "verdict": jws, "claims": claims })
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "signing a verdict failed");
+                json!({ "error": e.code(), "claims": claims })
+            }
+        };
+        Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+    }
+
+    /// Layers 2–6 for a cache miss; runs once per key however many callers wait.
+    async fn produce(&self, key: FetchKey) -> Produced {
+        let request = JudgeRequest {
+            kind: key.kind,
+            url: key.url.clone(),
+            expect: Expect {
+                resource: key.expect.resource.clone(),
+                issuer: key.expect.issuer.clone(),
+            },
+        };
+        let policy = self.fetcher.policy();
+        let pre = judge::precheck(&request, policy, &self.config);
+        let judgement = if crate::problem::any_error(&pre) {
+            judge::refused_before_fetch(&request, pre)
+        } else {
+            match policy.check_url(&key.url) {
+                Err(problems) => judge::refused_before_fetch(&request, problems),
+                Ok(safe) => {
+                    let host = match safe.host() {
+                        TargetHost::Domain(name) => name.clone(),
+                        TargetHost::Ip(ip) => ip.ip().to_string(),
+                    };
+                    self.admission
+                        .admit_target_host(&host)
+                        .inspect_err(|r| self.telemetry.rate_limited(r.scope()))?;
+                    let _slot = self
+                        .admission
+                        .fetch_slot()
+                        .await
+                        .inspect_err(|r| self.telemetry.rate_limited(r.scope()))?;
+                    let _in_flight = self.telemetry.fetch_started();
+                    judge::judge(&self.fetcher, &self.config, &request).await
+                }
+            }
+        };
+        self.telemetry.fetch_finished(key.kind, &judgement);
+        let lifetime = ttl::cache_lifetime(key.kind, judgement.outcome, &judgement.cache, &self.config.cache);
+        let now = Instant::now();
+        let settled = Arc::new(Settled {
+            expires_unix: unix_now() + ttl::verdict_lifetime(lifetime),
+            judgement,
+        });
+        if lifetime > 0
+            && let Ok(mut cache) = self.cache.lock()
+        {
+            let bytes = settled.judgement.approx_bytes() + key.url.len();
+            cache.insert(key, settled.clone(), bytes, now + Duration::from_secs(lifetime), now);
+        }
+        Ok(settled)
+    }
+
+    /// The outcome a cached entry would give, for tests and the demo.
+    pub fn cached_outcome(&self, key: &FetchKey) -> Option<Outcome> {
+        match self.cache.lock().ok()?.get(key, Instant::now()) {
+            Lookup::Hit(s) => Some(s.judgement.outcome),
+            Lookup::Miss => None,
+        }
+    }
+}

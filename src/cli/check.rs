@@ -1,0 +1,112 @@
+//! `portcullis check`: one judgement, printed as verdict claims (unsigned).
+
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use portcullis::assemble;
+use portcullis::documents::Expect;
+use portcullis::judge::{self, JudgeRequest};
+use portcullis::kind::{Kind, Outcome};
+use portcullis::service::ttl;
+use portcullis::verdict::{Claims, VerdictInput, new_jti};
+
+use super::{EXIT_NOT_OK, EXIT_OK, usage_error};
+
+/// `aud` of claims printed by the CLI.
+const CLI_AUDIENCE: &str = "cli";
+
+fn parse_expect(pairs: &[String]) -> Result<Expect, String> {
+    let mut expect = Expect::default();
+    for pair in pairs {
+        match pair.split_once('=') {
+            Some(("resource", v)) => expect.resource = Some(v.to_owned()),
+            Some(("issuer", v)) => expect.issuer = Some(v.to_owned()),
+            _ => return Err(format!("--expect takes resource=URL or issuer=URL, not {pair:?}")),
+        }
+    }
+    Ok(expect)
+}
+
+pub async fn run(url: &str, kind: Kind, expect: &[String], config: Option<&Path>, json: bool) -> u8 {
+    let expect = match parse_expect(expect) {
+        Ok(e) => e,
+        Err(e) => return usage_error(e),
+    };
+    let config = match assemble::load_config(config) {
+        Ok(c) => c,
+        Err(e) => return usage_error(e),
+    };
+    let fetcher = match assemble::build_policy(&config, &[]).and_then(|p| assemble::build_fetcher(&config, p)) {
+        Ok(f) => f,
+        Err(e) => return usage_error(e),
+    };
+    let request = JudgeRequest {
+        kind,
+        url: url.to_owned(),
+        expect,
+    };
+    let judgement = judge::judge(&fetcher, &config, &request).await;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let lifetime = ttl::verdict_lifetime(ttl::cache_lifetime(
+        kind,
+        judgement.outcome,
+        &judgement.cache,
+        &config.cache,
+    ));
+    let claims = Claims::build(
+        VerdictInput {
+            issuer: &config.signing.issuer,
+            audience: CLI_AUDIENCE,
+            url,
+            kind,
+            outcome: judgement.outcome,
+            problems: judgement.problems.clone(),
+            fetch: Some(judgement.facts.clone()),
+            body: judgement.body.as_deref(),
+            document: judgement.document.clone(),
+        },
+        now,
+        lifetime,
+        new_jti(&mut rand::rngs::OsRng),
+    );
+    if json {
+        match serde_json::to_string(&claims) {
+            Ok(text) => println!("{text}"),
+            Err(e) => return usage_error(format!("cannot print claims: {e}")),
+        }
+    } else {
+        print_summary(&claims);
+    }
+    if judgement.outcome == Outcome::Valid {
+        EXIT_OK
+    } else {
+        EXIT_NOT_OK
+    }
+}
+
+fn print_summary(claims: &Claims) {
+    println!("outcome:  {}", claims.outcome);
+    println!("url:      {}", claims.url);
+    println!("kind:     {}", claims.kind);
+    if let Some(fetch) = &claims.fetch {
+        if fetch.final_url != claims.url {
+            println!("final:    {}", fetch.final_url);
+        }
+        if let Some(address) = &fetch.address {
+            println!("address:  {address}");
+        }
+        if let Some(status) = fetch.status {
+            println!("status:   {status} ({} bytes, {} ms)", fetch.bytes, fetch.elapsed_ms);
+        }
+        for hop in &fetch.redirects {
+            println!("redirect: {} {} -> {}", hop.status, hop.from, hop.to);
+        }
+    }
+    for problem in &claims.problems {
+        let at = problem.at.as_deref().map(|a| format!(" at {a}")).unwrap_or_default();
+        println!("{:?}: {}{at}: {}", problem.severity, problem.code, problem.detail);
+    }
+}

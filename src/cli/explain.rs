@@ -1,0 +1,108 @@
+//! `portcullis explain`: the URL, host and address rules applied to one target, with the
+//! reason for every decision, without fetching anything.
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use portcullis::assemble;
+use portcullis::fetch::AddressTrace;
+use portcullis::policy::{AddrDecision, Decision, TargetHost};
+use portcullis::problem::Problem;
+use serde_json::json;
+
+use super::{EXIT_NOT_OK, EXIT_OK, usage_error};
+
+pub async fn run(target: &str, config: Option<&Path>, json: bool) -> u8 {
+    let config = match assemble::load_config(config) {
+        Ok(c) => c,
+        Err(e) => return usage_error(e),
+    };
+    let fetcher = match assemble::build_policy(&config, &[]).and_then(|p| assemble::build_fetcher(&config, p)) {
+        Ok(f) => f,
+        Err(e) => return usage_error(e),
+    };
+    let policy = fetcher.policy().clone();
+    let mut problems: Vec<Problem> = Vec::new();
+    let mut decisions: Vec<AddrDecision> = Vec::new();
+
+    let literal = target
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+        .ok();
+    let host_to_resolve = if let Some(ip) = literal {
+        decisions.push(policy.classify(ip));
+        None
+    } else if target.contains("://") {
+        match policy.check_url(target) {
+            Err(p) => {
+                problems.extend(p);
+                None
+            }
+            Ok(safe) => match safe.host() {
+                TargetHost::Ip(pinned) => {
+                    decisions.push(policy.classify(pinned.ip()));
+                    None
+                }
+                TargetHost::Domain(name) => Some(name.clone()),
+            },
+        }
+    } else {
+        match policy.check_host(target) {
+            Err(p) => {
+                problems.extend(p);
+                None
+            }
+            Ok(()) => Some(target.trim_end_matches('.').to_ascii_lowercase()),
+        }
+    };
+    if let Some(host) = host_to_resolve {
+        match fetcher.resolve_checked(&host).await {
+            Err(problem) => problems.push(problem),
+            Ok((all, outcome)) => {
+                decisions = all;
+                if let Err(p) = outcome {
+                    problems.extend(p);
+                }
+            }
+        }
+    }
+    for d in &decisions {
+        if let Decision::Block(reason) = d.decision
+            && !problems.iter().any(|p| p.code == reason.code())
+        {
+            problems.push(Problem::error(reason.code(), format!("{} is blocked ({})", d.ip, reason.code())));
+        }
+    }
+    let blocked = problems.iter().any(Problem::is_error);
+    let addresses: Vec<serde_json::Value> = decisions
+        .iter()
+        .map(|d| {
+            let t = AddressTrace::from(d);
+            json!({"ip": t.ip, "decision": t.decision, "code": t.code, "range": d.matched.map(|m| m.to_string())})
+        })
+        .collect();
+    let report = json!({
+        "target": target,
+        "decision": if blocked { "block" } else { "allow" },
+        "problems": problems,
+        "addresses": addresses,
+    });
+    if json {
+        println!("{report}");
+    } else {
+        println!("decision: {}", if blocked { "block" } else { "allow" });
+        for a in &addresses {
+            println!(
+                "address:  {} {} {}",
+                a["ip"].as_str().unwrap_or_default(),
+                a["decision"].as_str().unwrap_or_default(),
+                a["code"].as_str().unwrap_or_default()
+            );
+        }
+        for p in &problems {
+            println!("problem:  {}: {}", p.code, p.detail);
+        }
+    }
+    if blocked { EXIT_NOT_OK } else { EXIT_OK }
+}

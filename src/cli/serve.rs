@@ -1,0 +1,46 @@
+//! `portcullis serve`: the verdict service.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use portcullis::assemble::{self, StartError};
+use portcullis::server::{self, App, Listeners};
+
+use super::{EXIT_OK, usage_error};
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn start(config_path: Option<&Path>) -> Result<(Arc<App>, Listeners), StartError> {
+    let config = assemble::load_config(config_path)?;
+    let listeners = Listeners::bind(&config.server).await?;
+    let own = listeners.tcp_addr().map(|a| vec![a.ip()]).unwrap_or_default();
+    let policy = assemble::build_policy(&config, &own)?;
+    let fetcher = assemble::build_fetcher(&config, policy)?;
+    let audit = assemble::audit_sink(&config.audit)?;
+    let server_config = config.server.clone();
+    let service = assemble::build_service(config, fetcher, audit)?;
+    if server_config.callers.is_empty() {
+        tracing::warn!("no [[server.callers]] configured: requests are not authenticated; listening on loopback only");
+    }
+    Ok((Arc::new(App::new(service, server_config)), listeners))
+}
+
+pub async fn run(config_path: Option<&Path>) -> u8 {
+    init_logging();
+    let (app, listeners) = match start(config_path).await {
+        Ok(started) => started,
+        Err(e) => return usage_error(e),
+    };
+    if let Some(addr) = listeners.tcp_addr() {
+        tracing::info!(%addr, "portcullis listening (POST /v1/fetch, GET /v1/keys, /metrics, /healthz, /readyz)");
+    }
+    server::serve(app, listeners, server::shutdown_signal()).await;
+    EXIT_OK
+}

@@ -1,0 +1,132 @@
+//! The audit log: one JSON line per answered fetch request, enough to explain any verdict
+//! after the fact. It never holds a token or a document body.
+
+use std::io::Write;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use crate::facts::RedirectHop;
+use crate::fetch::HopTrace;
+use crate::judge::Judgement;
+use crate::kind::{Kind, Outcome};
+
+/// Where audit lines go.
+pub struct AuditSink {
+    out: Box<dyn Write + Send>,
+}
+
+impl AuditSink {
+    /// Audit lines to any writer (stderr, a file, a test buffer).
+    pub fn new(out: Box<dyn Write + Send>) -> AuditSink {
+        AuditSink { out }
+    }
+
+    /// Writes one record as a JSON line; a failed write is reported once per failure on
+    /// the tracing log and never fails the request.
+    pub fn write(&mut self, record: &AuditRecord<'_>) {
+        let mut line = match serde_json::to_vec(record) {
+            Ok(line) => line,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot serialize audit record");
+                return;
+            }
+        };
+        line.push(b'\n');
+        if let Err(e) = self.out.write_all(&line).and_then(|()| self.out.flush()) {
+            tracing::error!(error = %e, "cannot write audit record");
+        }
+    }
+}
+
+/// Millisecond durations per phase.
+#[derive(Serialize)]
+pub struct PhaseMillis {
+    resolve: f64,
+    connect: f64,
+    tls: f64,
+    first_byte: f64,
+    body: f64,
+    total: f64,
+}
+
+/// One audit line.
+#[derive(Serialize)]
+pub struct AuditRecord<'a> {
+    /// RFC 3339-ish UTC time as Unix milliseconds.
+    pub time_unix_ms: u128,
+    /// Always `fetch`.
+    pub event: &'static str,
+    /// The authenticated caller.
+    pub caller: &'a str,
+    /// Requested URL.
+    pub url: &'a str,
+    /// Kind.
+    pub kind: Kind,
+    /// Host of the final URL, when it parses.
+    pub host: Option<String>,
+    /// Outcome.
+    pub outcome: Outcome,
+    /// Problem codes, in order.
+    pub problems: Vec<&'static str>,
+    /// Every hop with its resolved addresses and decisions.
+    pub hops: &'a [HopTrace],
+    /// The address connected to last.
+    pub address: Option<&'a str>,
+    /// Redirects followed.
+    pub redirects: &'a [RedirectHop],
+    /// Final status.
+    pub status: Option<u16>,
+    /// Body bytes.
+    pub bytes: u64,
+    /// Content type.
+    pub content_type: Option<&'a str>,
+    /// SHA-256 of the body (base64url).
+    pub sha256: Option<String>,
+    /// Durations.
+    pub duration_ms: PhaseMillis,
+    /// Served from cache.
+    pub cache_hit: bool,
+}
+
+fn ms(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1_000_000.0).round() / 1_000.0
+}
+
+impl<'a> AuditRecord<'a> {
+    /// Builds the record for one answered request.
+    pub fn new(caller: &'a str, url: &'a str, kind: Kind, j: &'a Judgement, cache_hit: bool) -> AuditRecord<'a> {
+        let t = &j.timings;
+        AuditRecord {
+            time_unix_ms: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or(0),
+            event: "fetch",
+            caller,
+            url,
+            kind,
+            host: url::Url::parse(&j.facts.final_url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned)),
+            outcome: j.outcome,
+            problems: j.problems.iter().map(|p| p.code.as_str()).collect(),
+            hops: &j.hops,
+            address: j.facts.address.as_deref(),
+            redirects: &j.facts.redirects,
+            status: j.facts.status,
+            bytes: j.facts.bytes,
+            content_type: j.facts.content_type.as_deref(),
+            sha256: j.body.as_deref().map(crate::verdict::body_sha256),
+            duration_ms: PhaseMillis {
+                resolve: ms(t.resolve),
+                connect: ms(t.connect),
+                tls: ms(t.tls),
+                first_byte: ms(t.first_byte),
+                body: ms(t.body),
+                total: ms(t.total),
+            },
+            cache_hit,
+        }
+    }
+}

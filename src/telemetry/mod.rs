@@ -1,0 +1,9 @@
+//! Telemetry: Prometheus metrics in one registry owned by the service, and one audit
+//! record per answered fetch request. Labels are bounded enums and codes, never a URL or
+//! host name.
+
+pub mod audit;
+pub mod metrics;
+
+pub use audit::{AuditRecord, AuditSink};
+pub use metrics::{InFlightGuard, Telemetry};
