@@ -452,3 +452,25 @@ async fn url_rules_block_before_resolution() {
     assert_eq!(lab.dns.queries("good.test"), 0);
     assert_eq!(lab.dns.queries("localhost"), 0);
 }
+
+#[tokio::test]
+async fn names_resolving_to_private_and_metadata_ranges_are_blocked() {
+    // Safe to run: the lab's fetcher also refuses to connect to anything but loopback.
+    let lab = Lab::start().await;
+    let cases = [
+        ("meta.test", "169.254.169.254"),
+        ("private.test", "10.0.0.5"),
+        ("cgnat.test", "100.64.0.1"),
+        ("ula.test", "fd00::1"),
+        ("mapped.test", "::ffff:127.0.0.1"),
+        ("nat64.test", "64:ff9b::a9fe:a9fe"),
+        ("zero.test", "0.0.0.0"),
+    ];
+    for (name, ip) in cases {
+        lab.dns.set(name, DnsBehavior::Addresses(vec![ip.parse().unwrap()]));
+        let report = lab.fetch(&lab.url(name, "/")).await;
+        assert_eq!(report.status, FetchStatus::Blocked, "{name} -> {ip}: {:?}", report.problems);
+        assert_eq!(report.facts.address, None, "{name}");
+    }
+    assert_eq!(lab.origin.connections(), 0);
+}

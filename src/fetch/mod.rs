@@ -181,7 +181,12 @@ pub struct Fetcher {
     resolver: Arc<dyn Resolve>,
     tls: Arc<ClientConfig>,
     limits: FetchLimits,
+    connect_guard: Option<fn(std::net::IpAddr) -> bool>,
 }
+
+/// Problem code when the connection guard refuses an address the policy allowed: a
+/// policy regression caught by the second lock (tests and the demo use loopback only).
+pub const CONNECT_GUARD_REFUSED: crate::problem::Code = crate::problem::Code::new("connect_guard_refused");
 
 struct Run {
     report: FetchReport,
@@ -239,7 +244,17 @@ impl Fetcher {
             resolver,
             tls,
             limits,
+            connect_guard: None,
         }
+    }
+
+    /// Adds a second, independent lock in front of every TCP connect: addresses for which
+    /// `allow` is false are never connected to, whatever the policy said. The test lab and
+    /// the demo pass `testing::loopback_only` so that even a policy bug cannot send a packet
+    /// off the machine. It can only narrow what the policy allows.
+    pub fn restrict_connections(mut self, allow: fn(std::net::IpAddr) -> bool) -> Fetcher {
+        self.connect_guard = Some(allow);
+        self
     }
 
     /// The policy this fetcher enforces.
@@ -422,6 +437,17 @@ impl Fetcher {
             }
         };
 
+        if let Some(allow) = self.connect_guard
+            && let Some(refused) = addrs.iter().find(|a| !allow(a.ip()))
+        {
+            return HopEnd::Done(
+                FetchStatus::Unreachable,
+                vec![Problem::error(
+                    CONNECT_GUARD_REFUSED,
+                    format!("{} passed the policy but is outside the connection guard", refused.ip()),
+                )],
+            );
+        }
         let budget = ConnectBudget {
             connect: self.limits.connect,
             tls: self.limits.tls,

@@ -34,3 +34,9 @@ pub fn ensure_loopback(ip: IpAddr) -> Result<(), TestingError> {
         Err(TestingError::NotLoopback(ip))
     }
 }
+
+/// The connection guard for tests and the demo: loopback only (see
+/// `Fetcher::restrict_connections`).
+pub fn loopback_only(ip: IpAddr) -> bool {
+    ip.is_loopback()
+}

@@ -112,7 +112,9 @@ impl Lab {
         let policy = assemble::build_policy(&config, &[]).unwrap();
         let resolver: Arc<dyn Resolve> =
             Arc::new(HickoryResolver::from_config(&config.resolver).unwrap());
-        let fetcher = assemble::build_fetcher_with(&config, policy, resolver, &[]).unwrap();
+        let fetcher = assemble::build_fetcher_with(&config, policy, resolver, &[])
+            .unwrap()
+            .restrict_connections(portcullis::testing::loopback_only);
         Lab {
             ca,
             dns,
