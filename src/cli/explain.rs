@@ -33,8 +33,15 @@ pub async fn run(target: &str, config: Option<&Path>, json: bool) -> u8 {
     let host_to_resolve = if let Some(ip) = literal {
         decisions.push(policy.classify(ip));
         None
-    } else if target.contains("://") {
-        match policy.check_url(target) {
+    } else {
+        // A bare host name is judged as the https URL it would be fetched through, so the
+        // WHATWG host parser sees `0x7f.1` or `①②⑦.⓪.⓪.①` exactly as a fetch would.
+        let url = if target.contains("://") {
+            target.to_owned()
+        } else {
+            format!("https://{target}/")
+        };
+        match policy.check_url(&url) {
             Err(p) => {
                 problems.extend(p);
                 None
@@ -46,14 +53,6 @@ pub async fn run(target: &str, config: Option<&Path>, json: bool) -> u8 {
                 }
                 TargetHost::Domain(name) => Some(name.clone()),
             },
-        }
-    } else {
-        match policy.check_host(target) {
-            Err(p) => {
-                problems.extend(p);
-                None
-            }
-            Ok(()) => Some(target.trim_end_matches('.').to_ascii_lowercase()),
         }
     };
     if let Some(host) = host_to_resolve {

@@ -188,3 +188,98 @@ body_timeout_ms = 1000
 pub fn codes(report: &FetchReport) -> Vec<&'static str> {
     report.problems.iter().map(|p| p.code.as_str()).collect()
 }
+
+pub mod api {
+    //! A minimal HTTP/1.1 client for the service's loopback API.
+    #![allow(clippy::disallowed_methods)] // connects only to the service under test on 127.0.0.1
+
+    use bytes::Bytes;
+    use http::{HeaderMap, Request, StatusCode};
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::rt::TokioIo;
+    use std::net::SocketAddr;
+
+    pub struct Reply {
+        pub status: StatusCode,
+        pub headers: HeaderMap,
+        pub body: Bytes,
+    }
+
+    impl Reply {
+        pub fn json(&self) -> serde_json::Value {
+            serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
+        }
+    }
+
+    pub async fn send(addr: SocketAddr, request: Request<Full<Bytes>>) -> Reply {
+        assert!(addr.ip().is_loopback());
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+        tokio::spawn(conn);
+        let response = sender.send_request(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.unwrap().to_bytes();
+        Reply {
+            status: parts.status,
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    pub async fn post_fetch(addr: SocketAddr, token: Option<&str>, body: &str) -> Reply {
+        let mut builder = Request::post("/v1/fetch")
+            .header("host", "127.0.0.1")
+            .header("content-type", "application/json");
+        if let Some(token) = token {
+            builder = builder.header("authorization", format!("Bearer {token}"));
+        }
+        send(addr, builder.body(Full::new(Bytes::from(body.to_owned()))).unwrap()).await
+    }
+
+    pub async fn get(addr: SocketAddr, path: &str) -> Reply {
+        let request = Request::get(path)
+            .header("host", "127.0.0.1")
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        send(addr, request).await
+    }
+}
+
+pub struct RunningService {
+    pub addr: std::net::SocketAddr,
+    pub service: std::sync::Arc<portcullis::service::Service>,
+    pub shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    pub handle: tokio::task::JoinHandle<()>,
+}
+
+impl Lab {
+    /// Starts the real service and API server on 127.0.0.1:0 over this lab's fetcher.
+    pub async fn serve(&self, tweak: impl FnOnce(&mut Config)) -> RunningService {
+        self.serve_with_audit(tweak, None).await
+    }
+
+    pub async fn serve_with_audit(
+        &self,
+        tweak: impl FnOnce(&mut Config),
+        audit: Option<portcullis::telemetry::AuditSink>,
+    ) -> RunningService {
+        let mut config = self.config.clone();
+        config.server.listen = "127.0.0.1:0".parse().unwrap();
+        tweak(&mut config);
+        let listeners = portcullis::server::Listeners::bind(&config.server).await.unwrap();
+        let addr = listeners.tcp_addr().unwrap();
+        let server_config = config.server.clone();
+        let service = assemble::build_service(config, self.fetcher.clone(), audit).unwrap();
+        let app = std::sync::Arc::new(portcullis::server::App::new(service.clone(), server_config));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let handle = tokio::spawn(portcullis::server::serve(app, listeners, async move {
+            let _ = rx.await;
+        }));
+        RunningService {
+            addr,
+            service,
+            shutdown: Some(tx),
+            handle,
+        }
+    }
+}
