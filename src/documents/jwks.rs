@@ -24,7 +24,7 @@ use crate::problem::{Code, Problem, Severity};
 pub const JWKS_TOO_MANY_KEYS: Code = Code::new("jwks_too_many_keys");
 /// No key of the set is usable (empty set, or every key skipped or invalid).
 pub const JWKS_NO_USABLE_KEYS: Code = Code::new("jwks_no_usable_keys");
-/// Two usable keys with the same `use` (or one without `use`) share a `kid`, so a verifier
+/// Two keys (not skipped) with the same `use` (or one without `use`) share a `kid`, so a verifier
 /// cannot tell which key a token names.
 pub const JWKS_DUPLICATE_KID: Code = Code::new("jwks_duplicate_kid");
 /// The same public key appears twice under different entries (harmless, but a sign of a
@@ -287,17 +287,18 @@ fn alg_class(alg: &str) -> AlgClass {
 
 /// What one key contributes to the set.
 enum KeyResult {
-    Usable(Summary),
+    /// Usable: its summary for the output document.
+    Usable(Value),
     Skipped,
     Invalid,
 }
 
-struct Summary {
+/// Identity of a key that is not skipped, for the duplicate checks.
+struct Ident {
     index: usize,
     kid: Option<String>,
     use_: Option<String>,
     thumbprint: String,
-    out: Value,
 }
 
 /// Validates a JWK Set object; returns `{"keys":[{kid,kty,alg,use,crv,thumbprint}],
@@ -327,20 +328,23 @@ pub fn validate(map: &Map<String, Value>, ctx: &Context<'_>, out: &mut Vec<Probl
         );
         return Value::Null;
     }
-    let mut usable: Vec<Summary> = Vec::new();
+    let mut usable: Vec<Value> = Vec::new();
+    let mut idents: Vec<Ident> = Vec::new();
     let mut skipped = 0usize;
     for (i, key) in keys.iter().enumerate() {
-        match check_key(i, key, ctx, out) {
+        let (result, ident) = check_key(i, key, ctx, out);
+        match result {
             KeyResult::Usable(s) => usable.push(s),
             KeyResult::Skipped => skipped += 1,
             KeyResult::Invalid => {}
         }
+        idents.extend(ident);
     }
     if usable.is_empty() {
         out.push(Problem::error(JWKS_NO_USABLE_KEYS, "the set has no usable key").at("/keys"));
     }
-    for (j, b) in usable.iter().enumerate() {
-        for a in &usable[..j] {
+    for (j, b) in idents.iter().enumerate() {
+        for a in &idents[..j] {
             if let (Some(ka), Some(kb)) = (&a.kid, &b.kid) {
                 let same_use = a.use_.is_none() || b.use_.is_none() || a.use_ == b.use_;
                 if ka == kb && same_use {
@@ -365,19 +369,24 @@ pub fn validate(map: &Map<String, Value>, ctx: &Context<'_>, out: &mut Vec<Probl
         }
     }
     json!({
-        "keys": usable.into_iter().map(|s| s.out).collect::<Vec<_>>(),
+        "keys": usable,
         "skipped": skipped,
     })
 }
 
-fn check_key(i: usize, value: &Value, ctx: &Context<'_>, out: &mut Vec<Problem>) -> KeyResult {
+fn check_key(
+    i: usize,
+    value: &Value,
+    ctx: &Context<'_>,
+    out: &mut Vec<Problem>,
+) -> (KeyResult, Option<Ident>) {
     let base = format!("/keys/{i}");
     let Value::Object(key) = value else {
         out.push(
             Problem::error(WRONG_TYPE, format!("a key must be an object, not {}", type_name(value)))
                 .at(base),
         );
-        return KeyResult::Invalid;
+        return (KeyResult::Invalid, None);
     };
     let mut c = KeyCheck {
         base,
@@ -546,31 +555,28 @@ fn check_key(i: usize, value: &Value, ctx: &Context<'_>, out: &mut Vec<Problem>)
     out.extend(c.direct);
     if skip {
         out.push(Problem::warning(JWK_SKIPPED, "the key cannot be used and is skipped").at(c.base));
-        return KeyResult::Skipped;
+        return (KeyResult::Skipped, None);
     }
+    let Some((kty, thumbprint)) = kty.and_then(|k| Some((k, thumbprint(k, key)?))) else {
+        return (KeyResult::Invalid, None);
+    };
+    let ident = Ident {
+        index: i,
+        kid: kid.map(str::to_owned),
+        use_: use_.map(str::to_owned),
+        thumbprint: thumbprint.clone(),
+    };
     if invalid || direct_error {
-        return KeyResult::Invalid;
+        return (KeyResult::Invalid, Some(ident));
     }
-    let Some(kty) = kty else {
-        return KeyResult::Invalid;
-    };
-    let Some(thumbprint) = thumbprint(kty, key) else {
-        return KeyResult::Invalid;
-    };
     let mut summary = Map::new();
     for (name, value) in [("kid", kid), ("kty", Some(kty)), ("alg", alg), ("use", use_), ("crv", crv)] {
         if let Some(v) = value {
             summary.insert(name.into(), Value::String(v.into()));
         }
     }
-    summary.insert("thumbprint".into(), Value::String(thumbprint.clone()));
-    KeyResult::Usable(Summary {
-        index: i,
-        kid: kid.map(str::to_owned),
-        use_: use_.map(str::to_owned),
-        thumbprint,
-        out: Value::Object(summary),
-    })
+    summary.insert("thumbprint".into(), Value::String(thumbprint));
+    (KeyResult::Usable(Value::Object(summary)), Some(ident))
 }
 
 fn key_ops<'a>(key: &'a Map<String, Value>, c: &mut KeyCheck) -> Vec<&'a str> {
