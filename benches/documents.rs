@@ -52,19 +52,54 @@ fn bench(c: &mut Criterion) {
     let ctx = Context::new(&AllowAll, &options);
     let expect = Expect::default();
     let cimd = cimd();
-    let jwks = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/real-world/apple.jwks.json"))
-        .unwrap_or_default();
-    let check_cimd = validate(Kind::ClientMetadata, CIMD_URL, cimd.as_bytes(), &expect, &ctx);
+    let jwks = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/real-world/apple.jwks.json"
+    ))
+    .unwrap_or_default();
+    let check_cimd = validate(
+        Kind::ClientMetadata,
+        CIMD_URL,
+        cimd.as_bytes(),
+        &expect,
+        &ctx,
+    );
     assert!(check_cimd.is_valid(), "{:?}", check_cimd.problems);
-    let check_jwks = validate(Kind::Jwks, "https://appleid.apple.com/auth/keys", &jwks, &expect, &ctx);
-    assert!(check_jwks.is_valid() && check_jwks.problems.is_empty(), "{:?}", check_jwks.problems);
+    let check_jwks = validate(
+        Kind::Jwks,
+        "https://appleid.apple.com/auth/keys",
+        &jwks,
+        &expect,
+        &ctx,
+    );
+    assert!(
+        check_jwks.is_valid() && check_jwks.problems.is_empty(),
+        "{:?}",
+        check_jwks.problems
+    );
 
     let mut g = c.benchmark_group("documents");
     g.bench_function(format!("cimd_{}_bytes", cimd.len()), |b| {
-        b.iter(|| validate(Kind::ClientMetadata, CIMD_URL, black_box(cimd.as_bytes()), &expect, &ctx))
+        b.iter(|| {
+            validate(
+                Kind::ClientMetadata,
+                CIMD_URL,
+                black_box(cimd.as_bytes()),
+                &expect,
+                &ctx,
+            )
+        })
     });
     g.bench_function(format!("jwks_3x_rsa2048_{}_bytes", jwks.len()), |b| {
-        b.iter(|| validate(Kind::Jwks, "https://appleid.apple.com/auth/keys", black_box(&jwks), &expect, &ctx))
+        b.iter(|| {
+            validate(
+                Kind::Jwks,
+                "https://appleid.apple.com/auth/keys",
+                black_box(&jwks),
+                &expect,
+                &ctx,
+            )
+        })
     });
     let limits = JsonLimits::default();
     g.bench_function("strict_json_cimd", |b| {

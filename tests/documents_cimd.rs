@@ -101,7 +101,11 @@ fn embedded_jwks_problems_point_into_jwks() {
     let jwks = EC_JWKS.replace(r#""kid":"a""#, r#""kid":"a","d":"AAAA""#);
     let body = patch(BASE, &format!(r#"{{"jwks":{jwks}}}"#));
     let v = check(Kind::ClientMetadata, URL, &body);
-    let p = v.problems.iter().find(|p| p.code.as_str() == "jwk_private_member").unwrap();
+    let p = v
+        .problems
+        .iter()
+        .find(|p| p.code.as_str() == "jwk_private_member")
+        .unwrap();
     assert_eq!(p.at.as_deref(), Some("/jwks/keys/0/d"));
 }
 
@@ -112,31 +116,88 @@ fn precheck_table() {
     let cases: &[(&str, &[&str], &[&str])] = &[
         ("https://app.example.com/c.json", &[], &[]),
         ("https://app.example.com:8443/a/b", &[], &[]),
-        ("http://app.example.com/c.json", &["client_id_not_https_url"], &[]),
+        (
+            "http://app.example.com/c.json",
+            &["client_id_not_https_url"],
+            &[],
+        ),
         ("not a url", &["client_id_not_https_url"], &[]),
         ("https:///c.json", &["client_id_not_https_url"], &[]),
         ("https://app.example.com", &["client_id_no_path"], &[]),
         ("https://app.example.com/", &["client_id_no_path"], &[]),
-        ("https://app.example.com/a/../c.json", &["client_id_dot_segment"], &[]),
-        ("https://app.example.com/./c.json", &["client_id_dot_segment"], &[]),
-        ("https://app.example.com/a/%2e%2e/c.json", &["client_id_dot_segment"], &[]),
-        ("https://app.example.com/a/%2E/c.json", &["client_id_dot_segment"], &[]),
-        ("https://app.example.com/a/.%2e/c.json", &["client_id_dot_segment"], &[]),
+        (
+            "https://app.example.com/a/../c.json",
+            &["client_id_dot_segment"],
+            &[],
+        ),
+        (
+            "https://app.example.com/./c.json",
+            &["client_id_dot_segment"],
+            &[],
+        ),
+        (
+            "https://app.example.com/a/%2e%2e/c.json",
+            &["client_id_dot_segment"],
+            &[],
+        ),
+        (
+            "https://app.example.com/a/%2E/c.json",
+            &["client_id_dot_segment"],
+            &[],
+        ),
+        (
+            "https://app.example.com/a/.%2e/c.json",
+            &["client_id_dot_segment"],
+            &[],
+        ),
         ("https://app.example.com/a/..c.json", &[], &[]),
-        ("https://app.example.com/c.json#x", &["client_id_has_fragment"], &[]),
-        ("https://app.example.com/c.json#", &["client_id_has_fragment"], &[]),
-        ("https://u:p@app.example.com/c.json", &["client_id_has_userinfo"], &[]),
-        ("https://@app.example.com/c.json", &["client_id_has_userinfo"], &[]),
-        ("https://app.example.com/c.json?v=1", &[], &["client_id_has_query"]),
+        (
+            "https://app.example.com/c.json#x",
+            &["client_id_has_fragment"],
+            &[],
+        ),
+        (
+            "https://app.example.com/c.json#",
+            &["client_id_has_fragment"],
+            &[],
+        ),
+        (
+            "https://u:p@app.example.com/c.json",
+            &["client_id_has_userinfo"],
+            &[],
+        ),
+        (
+            "https://@app.example.com/c.json",
+            &["client_id_has_userinfo"],
+            &[],
+        ),
+        (
+            "https://app.example.com/c.json?v=1",
+            &[],
+            &["client_id_has_query"],
+        ),
     ];
     for (url, errs, warns) in cases {
         let problems = precheck_url(Kind::ClientMetadata, url, &ctx);
-        let e: Vec<_> = problems.iter().filter(|p| p.is_error()).map(|p| p.code.as_str()).collect();
-        let w: Vec<_> = problems.iter().filter(|p| !p.is_error()).map(|p| p.code.as_str()).collect();
+        let e: Vec<_> = problems
+            .iter()
+            .filter(|p| p.is_error())
+            .map(|p| p.code.as_str())
+            .collect();
+        let w: Vec<_> = problems
+            .iter()
+            .filter(|p| !p.is_error())
+            .map(|p| p.code.as_str())
+            .collect();
         assert_eq!(&e, errs, "{url}");
         assert_eq!(&w, warns, "{url}");
     }
-    for kind in [Kind::Jwks, Kind::Json, Kind::ProtectedResourceMetadata, Kind::AuthorizationServerMetadata] {
+    for kind in [
+        Kind::Jwks,
+        Kind::Json,
+        Kind::ProtectedResourceMetadata,
+        Kind::AuthorizationServerMetadata,
+    ] {
         assert!(precheck_url(kind, "http://x", &ctx).is_empty());
     }
 }
@@ -148,10 +209,21 @@ fn client_id_domain_allow_list() {
         ..DocumentsConfig::default()
     };
     let ctx = Context::new(&FakeRules, &options);
-    for ok in ["https://example.com/c", "https://app.example.com/c", "https://a.b.example.org/c"] {
-        assert!(precheck_url(Kind::ClientMetadata, ok, &ctx).is_empty(), "{ok}");
+    for ok in [
+        "https://example.com/c",
+        "https://app.example.com/c",
+        "https://a.b.example.org/c",
+    ] {
+        assert!(
+            precheck_url(Kind::ClientMetadata, ok, &ctx).is_empty(),
+            "{ok}"
+        );
     }
-    for bad in ["https://evil-example.com/c", "https://example.com.evil.net/c", "https://org/c"] {
+    for bad in [
+        "https://evil-example.com/c",
+        "https://example.com.evil.net/c",
+        "https://org/c",
+    ] {
         let p = precheck_url(Kind::ClientMetadata, bad, &ctx);
         assert_eq!(p[0].code.as_str(), "client_id_domain_not_allowed", "{bad}");
     }
@@ -161,7 +233,12 @@ fn client_id_domain_allow_list() {
 fn validate_repeats_precheck() {
     let url = "https://app.example.com/";
     let body = patch(BASE, r#"{"client_id":"https://app.example.com/"}"#);
-    assert_outcome(&check(Kind::ClientMetadata, url, &body), "no path", Some("client_id_no_path"), None);
+    assert_outcome(
+        &check(Kind::ClientMetadata, url, &body),
+        "no path",
+        Some("client_id_no_path"),
+        None,
+    );
 }
 
 #[test]
@@ -170,14 +247,49 @@ fn same_origin_option() {
         cimd_same_origin_redirects: true,
         ..DocumentsConfig::default()
     };
-    let run_p = |p: &str| run(Kind::ClientMetadata, URL, patch(BASE, p).as_bytes(), &Expect::default(), &options);
+    let run_p = |p: &str| {
+        run(
+            Kind::ClientMetadata,
+            URL,
+            patch(BASE, p).as_bytes(),
+            &Expect::default(),
+            &options,
+        )
+    };
     assert_outcome(&run_p("{}"), "same origin", None, None);
-    assert_outcome(&run_p(r#"{"redirect_uris":["http://127.0.0.1/cb"]}"#), "loopback", None, None);
-    assert_outcome(&run_p(r#"{"redirect_uris":["https://other.example.net/cb"]}"#), "cross", Some("redirect_uri_cross_origin"), None);
-    assert_outcome(&run_p(r#"{"redirect_uris":["https://app.example.com:444/cb"]}"#), "port", Some("redirect_uri_cross_origin"), None);
-    assert_outcome(&run_p(r#"{"client_uri":"https://other.example.net"}"#), "client_uri", Some("client_uri_cross_origin"), None);
+    assert_outcome(
+        &run_p(r#"{"redirect_uris":["http://127.0.0.1/cb"]}"#),
+        "loopback",
+        None,
+        None,
+    );
+    assert_outcome(
+        &run_p(r#"{"redirect_uris":["https://other.example.net/cb"]}"#),
+        "cross",
+        Some("redirect_uri_cross_origin"),
+        None,
+    );
+    assert_outcome(
+        &run_p(r#"{"redirect_uris":["https://app.example.com:444/cb"]}"#),
+        "port",
+        Some("redirect_uri_cross_origin"),
+        None,
+    );
+    assert_outcome(
+        &run_p(r#"{"client_uri":"https://other.example.net"}"#),
+        "client_uri",
+        Some("client_uri_cross_origin"),
+        None,
+    );
     // Off by default.
-    let v = check(Kind::ClientMetadata, URL, &patch(BASE, r#"{"redirect_uris":["https://other.example.net/cb"]}"#));
+    let v = check(
+        Kind::ClientMetadata,
+        URL,
+        &patch(
+            BASE,
+            r#"{"redirect_uris":["https://other.example.net/cb"]}"#,
+        ),
+    );
     assert_outcome(&v, "option off", None, None);
 }
 
@@ -189,7 +301,11 @@ fn cimd_never_follows_redirects() {
 
 #[test]
 fn json_errors_stop_validation() {
-    let v = check(Kind::ClientMetadata, URL, r#"{"client_id":"a","client_id":"b"}"#);
+    let v = check(
+        Kind::ClientMetadata,
+        URL,
+        r#"{"client_id":"a","client_id":"b"}"#,
+    );
     assert_eq!(errors(&v), ["duplicate_member"]);
     assert_eq!(v.problems[0].at.as_deref(), Some("/client_id"));
 }

@@ -41,30 +41,64 @@ fn google_and_apple_jwks_are_clean() {
         assert!(v.problems.is_empty(), "{name}: {:#?}", v.problems);
         assert_eq!(v.document.unwrap()["keys"].as_array().unwrap().len(), n);
     }
-    let body = mutated("google.jwks.json", |v| v["keys"][1]["kid"] = v["keys"][0]["kid"].clone());
-    assert_outcome(&check(Kind::Jwks, JWKS_URL, &body), "google dup kid", Some("jwks_duplicate_kid"), None);
+    let body = mutated("google.jwks.json", |v| {
+        v["keys"][1]["kid"] = v["keys"][0]["kid"].clone()
+    });
+    assert_outcome(
+        &check(Kind::Jwks, JWKS_URL, &body),
+        "google dup kid",
+        Some("jwks_duplicate_kid"),
+        None,
+    );
     let body = mutated("apple.jwks.json", |v| v["keys"][0]["alg"] = json!("HS256"));
-    assert_outcome(&check(Kind::Jwks, JWKS_URL, &body), "apple HS256", Some("jwk_alg_forbidden"), None);
+    assert_outcome(
+        &check(Kind::Jwks, JWKS_URL, &body),
+        "apple HS256",
+        Some("jwk_alg_forbidden"),
+        None,
+    );
 }
 
 #[test]
 fn auth0_x5t_of_40_bytes_is_a_warning() {
     let v = jwks("auth0-common.jwks.json");
     assert_outcome(&v, "auth0", None, Some("jwk_x5t_invalid"));
-    let p = v.problems.iter().find(|p| p.code.as_str() == "jwk_x5t_invalid").unwrap();
+    let p = v
+        .problems
+        .iter()
+        .find(|p| p.code.as_str() == "jwk_x5t_invalid")
+        .unwrap();
     assert_eq!(p.at.as_deref(), Some("/keys/0/x5t"));
     assert!(p.detail.contains("40 bytes"), "{}", p.detail);
-    let body = mutated("auth0-common.jwks.json", |v| v["keys"][0]["n"] = v["keys"][1]["n"].clone());
-    assert_outcome(&check(Kind::Jwks, JWKS_URL, &body), "auth0 swapped n", Some("jwk_x5c_mismatch"), None);
+    let body = mutated("auth0-common.jwks.json", |v| {
+        v["keys"][0]["n"] = v["keys"][1]["n"].clone()
+    });
+    assert_outcome(
+        &check(Kind::Jwks, JWKS_URL, &body),
+        "auth0 swapped n",
+        Some("jwk_x5c_mismatch"),
+        None,
+    );
 }
 
 #[test]
 fn entra_keys_with_x5c_are_valid() {
     let v = jwks("entra-common.jwks.json");
     assert_outcome(&v, "entra", None, Some("jwk_unregistered_member"));
-    assert!(warnings(&v).iter().all(|w| *w == "jwk_unregistered_member"), "{:#?}", v.problems);
-    let body = mutated("entra-common.jwks.json", |v| v["keys"][2]["d"] = json!("AQAB"));
-    assert_outcome(&check(Kind::Jwks, JWKS_URL, &body), "entra private", Some("jwk_private_member"), None);
+    assert!(
+        warnings(&v).iter().all(|w| *w == "jwk_unregistered_member"),
+        "{:#?}",
+        v.problems
+    );
+    let body = mutated("entra-common.jwks.json", |v| {
+        v["keys"][2]["d"] = json!("AQAB")
+    });
+    assert_outcome(
+        &check(Kind::Jwks, JWKS_URL, &body),
+        "entra private",
+        Some("jwk_private_member"),
+        None,
+    );
 }
 
 #[test]
@@ -72,7 +106,11 @@ fn paypal_quirks_are_warnings_and_x25519_is_skipped() {
     let v = jwks("paypal.jwks.json");
     assert_outcome(&v, "paypal", None, Some("jwk_rsa_leading_zero"));
     let w = warnings(&v);
-    for code in ["jwk_unregistered_member", "jwk_base64_padding", "jwk_skipped"] {
+    for code in [
+        "jwk_unregistered_member",
+        "jwk_base64_padding",
+        "jwk_skipped",
+    ] {
         assert!(w.contains(&code), "{code}: {:#?}", v.problems);
     }
     let doc = v.document.unwrap();
@@ -80,38 +118,81 @@ fn paypal_quirks_are_warnings_and_x25519_is_skipped() {
     assert_eq!(doc["keys"].as_array().unwrap().len(), 14);
     // Without the padding the X25519 key is usable.
     let body = mutated("paypal.jwks.json", |v| {
-        let x = v["keys"][7]["x"].as_str().unwrap().trim_end_matches('=').to_owned();
+        let x = v["keys"][7]["x"]
+            .as_str()
+            .unwrap()
+            .trim_end_matches('=')
+            .to_owned();
         v["keys"][7]["x"] = json!(x);
     });
     let v = check(Kind::Jwks, JWKS_URL, &body);
     assert_eq!(v.document.unwrap()["skipped"], 0);
     // An EC key moved off the curve invalidates the set.
-    let body = mutated("paypal.jwks.json", |v| v["keys"][3]["y"] = v["keys"][4]["y"].clone());
-    assert_outcome(&check(Kind::Jwks, JWKS_URL, &body), "paypal off curve", Some("jwk_point_not_on_curve"), None);
+    let body = mutated("paypal.jwks.json", |v| {
+        v["keys"][3]["y"] = v["keys"][4]["y"].clone()
+    });
+    assert_outcome(
+        &check(Kind::Jwks, JWKS_URL, &body),
+        "paypal off curve",
+        Some("jwk_point_not_on_curve"),
+        None,
+    );
 }
 
 #[test]
 fn yahoo_1024_bit_keys_make_the_set_invalid() {
     let v = jwks("yahoo.jwks.json");
-    assert_outcome(&v, "yahoo", Some("jwk_rsa_too_small"), Some("jwk_rsa_leading_zero"));
-    assert!(warnings(&v).contains(&"jwks_duplicate_key"), "{:#?}", v.problems);
+    assert_outcome(
+        &v,
+        "yahoo",
+        Some("jwk_rsa_too_small"),
+        Some("jwk_rsa_leading_zero"),
+    );
+    assert!(
+        warnings(&v).contains(&"jwks_duplicate_key"),
+        "{:#?}",
+        v.problems
+    );
     // Dropping the RSA keys leaves a valid ES256 set.
     let body = mutated("yahoo.jwks.json", |v| {
-        let keys: Vec<Value> = v["keys"].as_array().unwrap().iter().filter(|k| k["kty"] == "EC").cloned().collect();
+        let keys: Vec<Value> = v["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| k["kty"] == "EC")
+            .cloned()
+            .collect();
         v["keys"] = json!(keys);
     });
-    assert_outcome(&check(Kind::Jwks, JWKS_URL, &body), "yahoo ec only", None, None);
+    assert_outcome(
+        &check(Kind::Jwks, JWKS_URL, &body),
+        "yahoo ec only",
+        None,
+        None,
+    );
 }
 
 #[test]
 fn discovery_documents() {
     let google = fixture("google.metadata.json");
-    let v = check(Kind::AuthorizationServerMetadata, "https://accounts.google.com/.well-known/openid-configuration", &google);
+    let v = check(
+        Kind::AuthorizationServerMetadata,
+        "https://accounts.google.com/.well-known/openid-configuration",
+        &google,
+    );
     assert_outcome(&v, "google", None, Some("pkce_plain_supported"));
-    let v = check(Kind::AuthorizationServerMetadata, "https://accounts.google.com.evil.example/.well-known/openid-configuration", &google);
+    let v = check(
+        Kind::AuthorizationServerMetadata,
+        "https://accounts.google.com.evil.example/.well-known/openid-configuration",
+        &google,
+    );
     assert_outcome(&v, "google elsewhere", Some("issuer_mismatch"), None);
 
-    let v = check(Kind::AuthorizationServerMetadata, "https://appleid.apple.com/.well-known/openid-configuration", &fixture("apple.metadata.json"));
+    let v = check(
+        Kind::AuthorizationServerMetadata,
+        "https://appleid.apple.com/.well-known/openid-configuration",
+        &fixture("apple.metadata.json"),
+    );
     assert_outcome(&v, "apple", Some("pkce_s256_not_supported"), None);
     assert_eq!(errors(&v), ["pkce_s256_not_supported"]);
 
@@ -122,29 +203,59 @@ fn discovery_documents() {
     );
     let mut e = errors(&v);
     e.sort();
-    assert_eq!(e, ["issuer_mismatch", "issuer_templated", "pkce_s256_not_supported"]);
+    assert_eq!(
+        e,
+        [
+            "issuer_mismatch",
+            "issuer_templated",
+            "pkce_s256_not_supported"
+        ]
+    );
 
     let github = fixture("github.as-metadata.json");
     let url = "https://github.com/.well-known/oauth-authorization-server/login/oauth";
     let v = check(Kind::AuthorizationServerMetadata, url, &github);
     assert!(v.problems.is_empty(), "{:#?}", v.problems);
     let body = patch(&github, r#"{"code_challenge_methods_supported":["plain"]}"#);
-    assert_outcome(&check(Kind::AuthorizationServerMetadata, url, &body), "github plain", Some("pkce_s256_not_supported"), None);
+    assert_outcome(
+        &check(Kind::AuthorizationServerMetadata, url, &body),
+        "github plain",
+        Some("pkce_s256_not_supported"),
+        None,
+    );
 }
 
 #[test]
 fn protected_resource_documents() {
     let url = "https://api.githubcopilot.com/.well-known/oauth-protected-resource/mcp";
     let gh = fixture("github-mcp.prm.json");
-    assert!(check(Kind::ProtectedResourceMetadata, url, &gh).problems.is_empty());
+    assert!(
+        check(Kind::ProtectedResourceMetadata, url, &gh)
+            .problems
+            .is_empty()
+    );
     let body = patch(&gh, r#"{"resource":"https://api.githubcopilot.com/"}"#);
-    assert_outcome(&check(Kind::ProtectedResourceMetadata, url, &body), "github other", Some("resource_mismatch"), None);
+    assert_outcome(
+        &check(Kind::ProtectedResourceMetadata, url, &body),
+        "github other",
+        Some("resource_mismatch"),
+        None,
+    );
 
     let url = "https://resource.example.com/.well-known/oauth-protected-resource";
     let rfc = fixture("rfc9728-example.prm.json");
-    assert!(check(Kind::ProtectedResourceMetadata, url, &rfc).problems.is_empty());
+    assert!(
+        check(Kind::ProtectedResourceMetadata, url, &rfc)
+            .problems
+            .is_empty()
+    );
     let body = patch(&rfc, r#"{"bearer_methods_supported":["header","dpop"]}"#);
-    assert_outcome(&check(Kind::ProtectedResourceMetadata, url, &body), "rfc dpop", Some("bearer_method_unknown"), None);
+    assert_outcome(
+        &check(Kind::ProtectedResourceMetadata, url, &body),
+        "rfc dpop",
+        Some("bearer_method_unknown"),
+        None,
+    );
 }
 
 #[test]
@@ -155,27 +266,71 @@ fn cimd_documents() {
     assert_outcome(&v, "mcp example", None, Some("redirect_uris_loopback_only"));
     assert_eq!(warnings(&v), ["redirect_uris_loopback_only"]);
     let body = patch(&mcp, r#"{"client_secret":"x"}"#);
-    assert_outcome(&check(Kind::ClientMetadata, url, &body), "mcp secret", Some("client_secret_not_allowed"), None);
+    assert_outcome(
+        &check(Kind::ClientMetadata, url, &body),
+        "mcp secret",
+        Some("client_secret_not_allowed"),
+        None,
+    );
     // Served from another URL than its client_id.
-    let v = check(Kind::ClientMetadata, "https://app.example.com/other.json", &mcp);
+    let v = check(
+        Kind::ClientMetadata,
+        "https://app.example.com/other.json",
+        &mcp,
+    );
     assert_outcome(&v, "mcp moved", Some("client_id_mismatch"), None);
 
     // The README says: rewrite the client_id to the URL the document is served from.
     let url = "https://my-app.example/client-metadata.json";
-    let atproto = patch(&fixture("atproto-example.cimd.json"), &format!(r#"{{"client_id":"{url}"}}"#));
-    assert!(check(Kind::ClientMetadata, url, &atproto).problems.is_empty());
-    let body = patch(&atproto, r#"{"redirect_uris":["http://my-app.com/atproto-oauth-callback"]}"#);
-    assert_outcome(&check(Kind::ClientMetadata, url, &body), "atproto http", Some("redirect_uri_insecure"), None);
+    let atproto = patch(
+        &fixture("atproto-example.cimd.json"),
+        &format!(r#"{{"client_id":"{url}"}}"#),
+    );
+    assert!(
+        check(Kind::ClientMetadata, url, &atproto)
+            .problems
+            .is_empty()
+    );
+    let body = patch(
+        &atproto,
+        r#"{"redirect_uris":["http://my-app.com/atproto-oauth-callback"]}"#,
+    );
+    assert_outcome(
+        &check(Kind::ClientMetadata, url, &body),
+        "atproto http",
+        Some("redirect_uri_insecure"),
+        None,
+    );
 }
 
 #[test]
 fn valid_documents_revalidate_identically() {
     let cases = [
-        (Kind::ClientMetadata, "https://app.example.com/oauth/client-metadata.json", fixture("mcp-spec-example.cimd.json")),
-        (Kind::ProtectedResourceMetadata, "https://api.githubcopilot.com/.well-known/oauth-protected-resource/mcp", fixture("github-mcp.prm.json")),
-        (Kind::AuthorizationServerMetadata, "https://accounts.google.com/.well-known/openid-configuration", fixture("google.metadata.json")),
-        (Kind::AuthorizationServerMetadata, "https://github.com/.well-known/oauth-authorization-server/login/oauth", fixture("github.as-metadata.json")),
-        (Kind::Json, "https://x.example/j", fixture("paypal.jwks.json")),
+        (
+            Kind::ClientMetadata,
+            "https://app.example.com/oauth/client-metadata.json",
+            fixture("mcp-spec-example.cimd.json"),
+        ),
+        (
+            Kind::ProtectedResourceMetadata,
+            "https://api.githubcopilot.com/.well-known/oauth-protected-resource/mcp",
+            fixture("github-mcp.prm.json"),
+        ),
+        (
+            Kind::AuthorizationServerMetadata,
+            "https://accounts.google.com/.well-known/openid-configuration",
+            fixture("google.metadata.json"),
+        ),
+        (
+            Kind::AuthorizationServerMetadata,
+            "https://github.com/.well-known/oauth-authorization-server/login/oauth",
+            fixture("github.as-metadata.json"),
+        ),
+        (
+            Kind::Json,
+            "https://x.example/j",
+            fixture("paypal.jwks.json"),
+        ),
     ];
     for (kind, url, body) in cases {
         let first = check(kind, url, &body);

@@ -7,7 +7,9 @@
 
 use serde_json::{Map, Value};
 
-use super::fields::{EMPTY_VALUE, Need, UrlUse, check_url, check_url_member, get_bool, get_str, get_str_array};
+use super::fields::{
+    EMPTY_VALUE, Need, UrlUse, check_url, check_url_member, get_bool, get_str, get_str_array,
+};
 use super::well_known::issuers_from_metadata_url;
 use super::{Context, Expect};
 use crate::problem::{Code, Problem};
@@ -69,49 +71,73 @@ pub fn validate(
     if expected.is_none() {
         out.push(Problem::error(
             EXPECTED_ISSUER_UNKNOWN,
-            format!("{requested_url:?} is not a well-known metadata URL and no issuer was expected"),
+            format!(
+                "{requested_url:?} is not a well-known metadata URL and no issuer was expected"
+            ),
         ));
     }
     if let Some(issuer) = get_str(&map, "issuer", Need::Required, out) {
-        if let Some(url) = check_url(issuer, "/issuer", UrlUse::Endpoint, ctx, out) {
-            if url.query().is_some() {
-                out.push(Problem::error(ISSUER_HAS_QUERY, "issuer must not have a query").at("/issuer"));
-            }
+        if let Some(url) = check_url(issuer, "/issuer", UrlUse::Endpoint, ctx, out)
+            && url.query().is_some()
+        {
+            out.push(
+                Problem::error(ISSUER_HAS_QUERY, "issuer must not have a query").at("/issuer"),
+            );
         }
         if issuer.contains('{') || issuer.contains('}') {
             out.push(
-                Problem::error(ISSUER_TEMPLATED, format!("issuer {issuer:?} is a template, not an identifier"))
-                    .at("/issuer"),
+                Problem::error(
+                    ISSUER_TEMPLATED,
+                    format!("issuer {issuer:?} is a template, not an identifier"),
+                )
+                .at("/issuer"),
             );
         }
-        if let Some(expected) = &expected {
-            if !expected.iter().any(|e| e == issuer) {
-                out.push(
-                    Problem::error(ISSUER_MISMATCH, format!("issuer {issuer:?} is not {:?}", expected[0]))
-                        .at("/issuer"),
-                );
-            }
+        if let Some(expected) = &expected
+            && !expected.iter().any(|e| e == issuer)
+        {
+            out.push(
+                Problem::error(
+                    ISSUER_MISMATCH,
+                    format!("issuer {issuer:?} is not {:?}", expected[0]),
+                )
+                .at("/issuer"),
+            );
         }
     }
-    if let Some(types) = get_str_array(&map, "response_types_supported", Need::Required, out) {
-        if types.is_empty() {
-            out.push(
-                Problem::error(EMPTY_VALUE, "response_types_supported must not be empty")
-                    .at("/response_types_supported"),
-            );
-        }
+    if let Some(types) = get_str_array(&map, "response_types_supported", Need::Required, out)
+        && types.is_empty()
+    {
+        out.push(
+            Problem::error(EMPTY_VALUE, "response_types_supported must not be empty")
+                .at("/response_types_supported"),
+        );
     }
     // RFC 8414 §2: grant_types_supported defaults to authorization_code and implicit.
     let grants: Vec<&str> = get_str_array(&map, "grant_types_supported", Need::Optional, out)
         .map(|v| v.into_iter().map(|(_, s)| s).collect())
         .unwrap_or_else(|| vec!["authorization_code", "implicit"]);
-    let uses_authz_endpoint = grants.iter().any(|g| *g == "authorization_code" || *g == "implicit");
+    let uses_authz_endpoint = grants
+        .iter()
+        .any(|g| *g == "authorization_code" || *g == "implicit");
     let only_implicit = !grants.is_empty() && grants.iter().all(|g| *g == "implicit");
-    let authz_need = if uses_authz_endpoint { Need::Required } else { Need::Optional };
-    check_url_member(&map, "authorization_endpoint", authz_need, UrlUse::Endpoint, ctx, out);
+    let authz_need = if uses_authz_endpoint {
+        Need::Required
+    } else {
+        Need::Optional
+    };
+    check_url_member(
+        &map,
+        "authorization_endpoint",
+        authz_need,
+        UrlUse::Endpoint,
+        ctx,
+        out,
+    );
     if !only_implicit && !map.contains_key("token_endpoint") {
         out.push(
-            Problem::error(super::fields::MISSING_MEMBER, "token_endpoint is required").at("/token_endpoint"),
+            Problem::error(super::fields::MISSING_MEMBER, "token_endpoint is required")
+                .at("/token_endpoint"),
         );
     }
     for name in ENDPOINT_MEMBERS {
@@ -120,8 +146,15 @@ pub fn validate(
     for name in LINK_MEMBERS {
         check_url_member(&map, name, Need::Optional, UrlUse::Link, ctx, out);
     }
-    let methods = get_str_array(&map, "code_challenge_methods_supported", Need::Optional, out);
-    let methods: Vec<&str> = methods.map(|v| v.into_iter().map(|(_, s)| s).collect()).unwrap_or_default();
+    let methods = get_str_array(
+        &map,
+        "code_challenge_methods_supported",
+        Need::Optional,
+        out,
+    );
+    let methods: Vec<&str> = methods
+        .map(|v| v.into_iter().map(|(_, s)| s).collect())
+        .unwrap_or_default();
     if !methods.contains(&"S256") {
         out.push(
             Problem::error(

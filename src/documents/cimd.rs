@@ -92,8 +92,17 @@ pub const ALL_CODES: &[Code] = &[
     GRANT_RESPONSE_TYPE_MISMATCH,
 ];
 
-const SHARED_SECRET_METHODS: &[&str] = &["client_secret_basic", "client_secret_post", "client_secret_jwt"];
-const KNOWN_METHODS: &[&str] = &["none", "private_key_jwt", "tls_client_auth", "self_signed_tls_client_auth"];
+const SHARED_SECRET_METHODS: &[&str] = &[
+    "client_secret_basic",
+    "client_secret_post",
+    "client_secret_jwt",
+];
+const KNOWN_METHODS: &[&str] = &[
+    "none",
+    "private_key_jwt",
+    "tls_client_auth",
+    "self_signed_tls_client_auth",
+];
 const URL_MEMBERS: &[(&str, UrlUse)] = &[
     ("client_uri", UrlUse::Endpoint),
     ("logo_uri", UrlUse::Endpoint),
@@ -113,17 +122,29 @@ pub fn precheck_client_id(client_id: &str, options: &DocumentsConfig) -> Vec<Pro
         return out;
     };
     if url.host().is_none() {
-        out.push(Problem::error(CLIENT_ID_NOT_HTTPS_URL, "the client_id URL has no host"));
+        out.push(Problem::error(
+            CLIENT_ID_NOT_HTTPS_URL,
+            "the client_id URL has no host",
+        ));
         return out;
     }
     if raw.authority.contains('@') {
-        out.push(Problem::error(CLIENT_ID_HAS_USERINFO, "the client_id URL has userinfo"));
+        out.push(Problem::error(
+            CLIENT_ID_HAS_USERINFO,
+            "the client_id URL has userinfo",
+        ));
     }
     if raw.fragment.is_some() {
-        out.push(Problem::error(CLIENT_ID_HAS_FRAGMENT, "the client_id URL has a fragment"));
+        out.push(Problem::error(
+            CLIENT_ID_HAS_FRAGMENT,
+            "the client_id URL has a fragment",
+        ));
     }
     if raw.path.is_empty() || raw.path == "/" {
-        out.push(Problem::error(CLIENT_ID_NO_PATH, "the client_id URL has no path"));
+        out.push(Problem::error(
+            CLIENT_ID_NO_PATH,
+            "the client_id URL has no path",
+        ));
     }
     let dot = raw.path.split('/').any(|seg| {
         let s = seg.to_ascii_lowercase().replace("%2e", ".");
@@ -136,7 +157,10 @@ pub fn precheck_client_id(client_id: &str, options: &DocumentsConfig) -> Vec<Pro
         ));
     }
     if raw.query.is_some() {
-        out.push(Problem::warning(CLIENT_ID_HAS_QUERY, "the client_id URL has a query"));
+        out.push(Problem::warning(
+            CLIENT_ID_HAS_QUERY,
+            "the client_id URL has a query",
+        ));
     }
     if !options.client_id_domains.is_empty() {
         let host = url.host_str().unwrap_or_default().to_ascii_lowercase();
@@ -173,16 +197,16 @@ pub fn validate(
     out.extend(precheck_client_id(requested_url, ctx.options));
     let own_origin = Url::parse(requested_url).ok().map(|u| u.origin());
 
-    if let Some(id) = get_str(&map, "client_id", Need::Required, out) {
-        if id != requested_url {
-            out.push(
-                Problem::error(
-                    CLIENT_ID_MISMATCH,
-                    format!("client_id {id:?} is not the URL it was fetched from, {requested_url:?}"),
-                )
-                .at("/client_id"),
-            );
-        }
+    if let Some(id) = get_str(&map, "client_id", Need::Required, out)
+        && id != requested_url
+    {
+        out.push(
+            Problem::error(
+                CLIENT_ID_MISMATCH,
+                format!("client_id {id:?} is not the URL it was fetched from, {requested_url:?}"),
+            )
+            .at("/client_id"),
+        );
     }
     for name in ["client_secret", "client_secret_expires_at"] {
         if map.contains_key(name) {
@@ -220,20 +244,32 @@ pub fn validate(
             );
         } else if !KNOWN_METHODS.contains(&m) {
             out.push(
-                Problem::warning(UNKNOWN_AUTH_METHOD, format!("token_endpoint_auth_method {m:?} is not known"))
-                    .at("/token_endpoint_auth_method"),
+                Problem::warning(
+                    UNKNOWN_AUTH_METHOD,
+                    format!("token_endpoint_auth_method {m:?} is not known"),
+                )
+                .at("/token_endpoint_auth_method"),
             );
         }
     }
     let has_jwks = map.contains_key("jwks");
     let has_jwks_uri = map.contains_key("jwks_uri");
     if has_jwks && has_jwks_uri {
-        out.push(Problem::error(JWKS_AND_JWKS_URI, "jwks and jwks_uri must not both be present").at("/jwks"));
+        out.push(
+            Problem::error(
+                JWKS_AND_JWKS_URI,
+                "jwks and jwks_uri must not both be present",
+            )
+            .at("/jwks"),
+        );
     }
     if method == Some("private_key_jwt") && !has_jwks && !has_jwks_uri {
         out.push(
-            Problem::error(PRIVATE_KEY_JWT_WITHOUT_KEYS, "private_key_jwt needs jwks or jwks_uri")
-                .at("/token_endpoint_auth_method"),
+            Problem::error(
+                PRIVATE_KEY_JWT_WITHOUT_KEYS,
+                "private_key_jwt needs jwks or jwks_uri",
+            )
+            .at("/token_endpoint_auth_method"),
         );
     }
     if let Some(v) = map.get("jwks") {
@@ -254,8 +290,15 @@ pub fn validate(
 
     // Redirect URIs.
     if let Some(uris) = get_str_array(&map, "redirect_uris", Need::Required, out) {
-        if uris.is_empty() && map.get("redirect_uris").and_then(Value::as_array).is_some_and(Vec::is_empty) {
-            out.push(Problem::error(EMPTY_VALUE, "redirect_uris must not be empty").at("/redirect_uris"));
+        if uris.is_empty()
+            && map
+                .get("redirect_uris")
+                .and_then(Value::as_array)
+                .is_some_and(Vec::is_empty)
+        {
+            out.push(
+                Problem::error(EMPTY_VALUE, "redirect_uris must not be empty").at("/redirect_uris"),
+            );
         }
         let mut all_loopback = !uris.is_empty();
         for (i, uri) in uris {
@@ -275,23 +318,26 @@ pub fn validate(
     }
 
     // Human-readable name (required by MCP).
-    if let Some(name) = get_str(&map, "client_name", Need::Required, out) {
-        if name.trim().is_empty() {
-            out.push(Problem::error(EMPTY_VALUE, "client_name must not be empty").at("/client_name"));
-        }
+    if let Some(name) = get_str(&map, "client_name", Need::Required, out)
+        && name.trim().is_empty()
+    {
+        out.push(Problem::error(EMPTY_VALUE, "client_name must not be empty").at("/client_name"));
     }
 
     for (name, use_) in URL_MEMBERS {
         let url = check_url_member(&map, name, Need::Optional, *use_, ctx, out);
-        if *name == "client_uri" && ctx.options.cimd_same_origin_redirects {
-            if let (Some(u), Some(origin)) = (url, &own_origin) {
-                if u.origin() != *origin {
-                    out.push(
-                        Problem::error(CLIENT_URI_CROSS_ORIGIN, "client_uri is not on the client_id's origin")
-                            .at("/client_uri"),
-                    );
-                }
-            }
+        if *name == "client_uri"
+            && ctx.options.cimd_same_origin_redirects
+            && let (Some(u), Some(origin)) = (url, &own_origin)
+            && u.origin() != *origin
+        {
+            out.push(
+                Problem::error(
+                    CLIENT_URI_CROSS_ORIGIN,
+                    "client_uri is not on the client_id's origin",
+                )
+                .at("/client_uri"),
+            );
         }
     }
 
@@ -310,27 +356,35 @@ fn check_redirect_uri(
     let url = match Url::parse(uri) {
         Ok(u) => u,
         Err(e) => {
-            out.push(Problem::error(REDIRECT_URI_INVALID, format!("{uri:?} is not an absolute URI: {e}")).at(at));
+            out.push(
+                Problem::error(
+                    REDIRECT_URI_INVALID,
+                    format!("{uri:?} is not an absolute URI: {e}"),
+                )
+                .at(at),
+            );
             return false;
         }
     };
     if uri.contains('#') {
-        out.push(Problem::error(REDIRECT_URI_HAS_FRAGMENT, format!("{uri:?} has a fragment")).at(at));
+        out.push(
+            Problem::error(REDIRECT_URI_HAS_FRAGMENT, format!("{uri:?} has a fragment")).at(at),
+        );
     }
     match url.scheme() {
         "https" => {
-            if ctx.options.cimd_same_origin_redirects && !is_loopback(&url) {
-                if let Some(origin) = own_origin {
-                    if url.origin() != *origin {
-                        out.push(
-                            Problem::error(
-                                REDIRECT_URI_CROSS_ORIGIN,
-                                format!("{uri:?} is not on the client_id's origin"),
-                            )
-                            .at(at),
-                        );
-                    }
-                }
+            if ctx.options.cimd_same_origin_redirects
+                && !is_loopback(&url)
+                && let Some(origin) = own_origin
+                && url.origin() != *origin
+            {
+                out.push(
+                    Problem::error(
+                        REDIRECT_URI_CROSS_ORIGIN,
+                        format!("{uri:?} is not on the client_id's origin"),
+                    )
+                    .at(at),
+                );
             }
             is_loopback(&url)
         }
@@ -339,8 +393,11 @@ fn check_redirect_uri(
                 true
             } else {
                 out.push(
-                    Problem::error(REDIRECT_URI_INSECURE, format!("{uri:?} uses http on a non-loopback host"))
-                        .at(at),
+                    Problem::error(
+                        REDIRECT_URI_INSECURE,
+                        format!("{uri:?} uses http on a non-loopback host"),
+                    )
+                    .at(at),
                 );
                 false
             }
@@ -369,13 +426,20 @@ fn check_grants(map: &Map<String, Value>, out: &mut Vec<Problem>) {
         .unwrap_or_else(|| vec!["code"]);
     if grants.contains(&"implicit") {
         out.push(
-            Problem::error(IMPLICIT_FLOW_NOT_ALLOWED, "the implicit grant is not allowed").at("/grant_types"),
+            Problem::error(
+                IMPLICIT_FLOW_NOT_ALLOWED,
+                "the implicit grant is not allowed",
+            )
+            .at("/grant_types"),
         );
     }
     if responses.iter().any(|r| r.split(' ').any(|w| w == "token")) {
         out.push(
-            Problem::error(IMPLICIT_FLOW_NOT_ALLOWED, "a response type issuing tokens from the authorization endpoint is not allowed")
-                .at("/response_types"),
+            Problem::error(
+                IMPLICIT_FLOW_NOT_ALLOWED,
+                "a response type issuing tokens from the authorization endpoint is not allowed",
+            )
+            .at("/response_types"),
         );
     }
     let has_code_grant = grants.contains(&"authorization_code");
@@ -386,7 +450,11 @@ fn check_grants(map: &Map<String, Value>, out: &mut Vec<Problem>) {
                 GRANT_RESPONSE_TYPE_MISMATCH,
                 "grant_types has authorization_code exactly when response_types has code",
             )
-            .at(if has_code_grant { "/response_types" } else { "/grant_types" }),
+            .at(if has_code_grant {
+                "/response_types"
+            } else {
+                "/grant_types"
+            }),
         );
     }
 }

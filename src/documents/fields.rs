@@ -78,7 +78,11 @@ pub(crate) fn get_str<'a>(
 }
 
 /// A boolean member.
-pub(crate) fn get_bool(map: &Map<String, Value>, name: &str, out: &mut Vec<Problem>) -> Option<bool> {
+pub(crate) fn get_bool(
+    map: &Map<String, Value>,
+    name: &str,
+    out: &mut Vec<Problem>,
+) -> Option<bool> {
     match map.get(name) {
         None => None,
         Some(Value::Bool(b)) => Some(*b),
@@ -144,17 +148,25 @@ pub(crate) fn check_url(
     let url = match Url::parse(value) {
         Ok(u) => u,
         Err(e) => {
-            out.push(Problem::error(INVALID_URL, format!("{value:?} is not an absolute URL: {e}")).at(at));
+            out.push(
+                Problem::error(
+                    INVALID_URL,
+                    format!("{value:?} is not an absolute URL: {e}"),
+                )
+                .at(at),
+            );
             return None;
         }
     };
     if url.scheme() != "https" {
         let detail = format!("{value:?} does not use https");
-        out.push(match use_ {
-            UrlUse::Endpoint => Problem::error(URL_NOT_HTTPS, detail),
-            UrlUse::Link => Problem::warning(URL_NOT_HTTPS, detail),
-        }
-        .at(at));
+        out.push(
+            match use_ {
+                UrlUse::Endpoint => Problem::error(URL_NOT_HTTPS, detail),
+                UrlUse::Link => Problem::warning(URL_NOT_HTTPS, detail),
+            }
+            .at(at),
+        );
     }
     if use_ == UrlUse::Endpoint && value.contains('#') {
         out.push(Problem::error(URL_HAS_FRAGMENT, format!("{value:?} has a fragment")).at(at));

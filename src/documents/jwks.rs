@@ -133,12 +133,18 @@ pub const MAX_RSA_BITS: usize = 8192;
 
 const PRIVATE_MEMBERS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 const REGISTERED_MEMBERS: &[&str] = &[
-    "kty", "use", "key_ops", "alg", "kid", "x5u", "x5c", "x5t", "x5t#S256", "crv", "x", "y",
-    "n", "e", "d", "p", "q", "dp", "dq", "qi", "oth", "k", "ext", "iat", "nbf", "exp",
-    "revoked",
+    "kty", "use", "key_ops", "alg", "kid", "x5u", "x5c", "x5t", "x5t#S256", "crv", "x", "y", "n",
+    "e", "d", "p", "q", "dp", "dq", "qi", "oth", "k", "ext", "iat", "nbf", "exp", "revoked",
 ];
 const SIG_OPS: &[&str] = &["sign", "verify"];
-const ENC_OPS: &[&str] = &["encrypt", "decrypt", "wrapKey", "unwrapKey", "deriveKey", "deriveBits"];
+const ENC_OPS: &[&str] = &[
+    "encrypt",
+    "decrypt",
+    "wrapKey",
+    "unwrapKey",
+    "deriveKey",
+    "deriveBits",
+];
 
 /// How a defect weighs on the key and the set.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -200,7 +206,12 @@ impl KeyCheck {
     /// A required base64url member, decoded.
     fn b64(&mut self, key: &Map<String, Value>, name: &str) -> Option<Vec<u8>> {
         let Some(value) = key.get(name) else {
-            self.add(Class::Malformed, JWK_MISSING_MEMBER, format!("{name} is required"), Some(name));
+            self.add(
+                Class::Malformed,
+                JWK_MISSING_MEMBER,
+                format!("{name} is required"),
+                Some(name),
+            );
             return None;
         };
         let Value::String(s) = value else {
@@ -261,9 +272,15 @@ enum AlgClass {
 fn alg_class(alg: &str) -> AlgClass {
     const EC_OKP: &[&str] = &["EC", "OKP"];
     const ECDH_CURVES: &[&str] = &["P-256", "P-384", "P-521", "X25519", "X448"];
-    let known = |ktys, crvs, purpose| AlgClass::Known { ktys, crvs, purpose };
+    let known = |ktys, crvs, purpose| AlgClass::Known {
+        ktys,
+        crvs,
+        purpose,
+    };
     match alg {
-        "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" => known(&["RSA"], &[], Purpose::Sig),
+        "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" => {
+            known(&["RSA"], &[], Purpose::Sig)
+        }
         "RSA-OAEP" | "RSA-OAEP-256" | "RSA-OAEP-384" | "RSA-OAEP-512" | "RSA1_5" => {
             known(&["RSA"], &[], Purpose::Enc)
         }
@@ -278,7 +295,10 @@ fn alg_class(alg: &str) -> AlgClass {
             known(EC_OKP, ECDH_CURVES, Purpose::Enc)
         }
         "none" | "dir" => AlgClass::Forbidden,
-        a if a.starts_with("HS") || a.starts_with("PBES2") || (a.starts_with('A') && a.ends_with("KW")) => {
+        a if a.starts_with("HS")
+            || a.starts_with("PBES2")
+            || (a.starts_with('A') && a.ends_with("KW")) =>
+        {
             AlgClass::Forbidden
         }
         _ => AlgClass::Unknown,
@@ -308,8 +328,11 @@ pub fn validate(map: &Map<String, Value>, ctx: &Context<'_>, out: &mut Vec<Probl
         Some(Value::Array(keys)) => keys,
         Some(other) => {
             out.push(
-                Problem::error(WRONG_TYPE, format!("keys must be an array, not {}", type_name(other)))
-                    .at("/keys"),
+                Problem::error(
+                    WRONG_TYPE,
+                    format!("keys must be an array, not {}", type_name(other)),
+                )
+                .at("/keys"),
             );
             return Value::Null;
         }
@@ -383,8 +406,11 @@ fn check_key(
     let base = format!("/keys/{i}");
     let Value::Object(key) = value else {
         out.push(
-            Problem::error(WRONG_TYPE, format!("a key must be an object, not {}", type_name(value)))
-                .at(base),
+            Problem::error(
+                WRONG_TYPE,
+                format!("a key must be an object, not {}", type_name(value)),
+            )
+            .at(base),
         );
         return (KeyResult::Invalid, None);
     };
@@ -430,7 +456,12 @@ fn check_key(
             None
         }
         None => {
-            c.add(Class::Unusable, JWK_UNKNOWN_KTY, "kty is missing".into(), Some("kty"));
+            c.add(
+                Class::Unusable,
+                JWK_UNKNOWN_KTY,
+                "kty is missing".into(),
+                Some("kty"),
+            );
             None
         }
     };
@@ -439,10 +470,16 @@ fn check_key(
     let kid = c.opt_str(key, "kid");
     let crv = c.opt_str(key, "crv");
 
-    if let Some(u) = use_ {
-        if u != "sig" && u != "enc" {
-            c.add(Class::Cosmetic, JWK_UNKNOWN_USE, format!("use {u:?} is not sig or enc"), Some("use"));
-        }
+    if let Some(u) = use_
+        && u != "sig"
+        && u != "enc"
+    {
+        c.add(
+            Class::Cosmetic,
+            JWK_UNKNOWN_USE,
+            format!("use {u:?} is not sig or enc"),
+            Some("use"),
+        );
     }
     let ops = key_ops(key, &mut c);
 
@@ -453,7 +490,10 @@ fn check_key(
         c.add(
             Class::Dangerous,
             JWK_USE_CONFLICT,
-            format!("use {:?} contradicts key_ops {ops:?}", use_.unwrap_or_default()),
+            format!(
+                "use {:?} contradicts key_ops {ops:?}",
+                use_.unwrap_or_default()
+            ),
             Some("key_ops"),
         );
     }
@@ -467,8 +507,17 @@ fn check_key(
                 format!("alg {a:?} is not allowed for a published public key"),
                 Some("alg"),
             ),
-            AlgClass::Unknown => c.add(Class::Cosmetic, JWK_UNKNOWN_ALG, format!("alg {a:?} is not known"), Some("alg")),
-            AlgClass::Known { ktys, crvs, purpose } => {
+            AlgClass::Unknown => c.add(
+                Class::Cosmetic,
+                JWK_UNKNOWN_ALG,
+                format!("alg {a:?} is not known"),
+                Some("alg"),
+            ),
+            AlgClass::Known {
+                ktys,
+                crvs,
+                purpose,
+            } => {
                 alg_enc = matches!(purpose, Purpose::Enc);
                 let use_says_enc = use_ == Some("enc") || (ops_enc && !ops_sig);
                 let use_says_sig = use_ == Some("sig") || (ops_sig && !ops_enc);
@@ -516,7 +565,12 @@ fn check_key(
             None
         }
         Some(other) => {
-            c.add(Class::Unusable, JWK_UNKNOWN_KTY, format!("kty {other:?} is not supported"), Some("kty"));
+            c.add(
+                Class::Unusable,
+                JWK_UNKNOWN_KTY,
+                format!("kty {other:?} is not supported"),
+                Some("kty"),
+            );
             None
         }
         None => None,
@@ -525,7 +579,13 @@ fn check_key(
     if let Some(v) = key.get("x5u") {
         match v {
             Value::String(u) => {
-                check_url(u, &format!("{}/x5u", c.base), UrlUse::Endpoint, ctx, &mut c.direct);
+                check_url(
+                    u,
+                    &format!("{}/x5u", c.base),
+                    UrlUse::Endpoint,
+                    ctx,
+                    &mut c.direct,
+                );
             }
             other => c.add(
                 Class::Malformed,
@@ -549,7 +609,10 @@ fn check_key(
             Class::Malformed if !skip => Severity::Error,
             _ => Severity::Warning,
         };
-        out.push(Problem { severity, ..d.problem });
+        out.push(Problem {
+            severity,
+            ..d.problem
+        });
     }
     let direct_error = c.direct.iter().any(Problem::is_error);
     out.extend(c.direct);
@@ -570,7 +633,13 @@ fn check_key(
         return (KeyResult::Invalid, Some(ident));
     }
     let mut summary = Map::new();
-    for (name, value) in [("kid", kid), ("kty", Some(kty)), ("alg", alg), ("use", use_), ("crv", crv)] {
+    for (name, value) in [
+        ("kid", kid),
+        ("kty", Some(kty)),
+        ("alg", alg),
+        ("use", use_),
+        ("crv", crv),
+    ] {
         if let Some(v) = value {
             summary.insert(name.into(), Value::String(v.into()));
         }
@@ -584,21 +653,41 @@ fn key_ops<'a>(key: &'a Map<String, Value>, c: &mut KeyCheck) -> Vec<&'a str> {
         return Vec::new();
     };
     let Value::Array(items) = v else {
-        c.add(Class::Malformed, JWK_KEY_OPS_INVALID, "key_ops must be an array".into(), Some("key_ops"));
+        c.add(
+            Class::Malformed,
+            JWK_KEY_OPS_INVALID,
+            "key_ops must be an array".into(),
+            Some("key_ops"),
+        );
         return Vec::new();
     };
     let mut ops: Vec<&str> = Vec::new();
     for item in items {
         let Value::String(op) = item else {
-            c.add(Class::Malformed, JWK_KEY_OPS_INVALID, "key_ops values must be strings".into(), Some("key_ops"));
+            c.add(
+                Class::Malformed,
+                JWK_KEY_OPS_INVALID,
+                "key_ops values must be strings".into(),
+                Some("key_ops"),
+            );
             continue;
         };
         if ops.contains(&op.as_str()) {
-            c.add(Class::Malformed, JWK_KEY_OPS_INVALID, format!("key_ops repeats {op:?}"), Some("key_ops"));
+            c.add(
+                Class::Malformed,
+                JWK_KEY_OPS_INVALID,
+                format!("key_ops repeats {op:?}"),
+                Some("key_ops"),
+            );
             continue;
         }
         if !SIG_OPS.contains(&op.as_str()) && !ENC_OPS.contains(&op.as_str()) {
-            c.add(Class::Cosmetic, JWK_UNKNOWN_KEY_OP, format!("key_ops value {op:?} is not registered"), Some("key_ops"));
+            c.add(
+                Class::Cosmetic,
+                JWK_UNKNOWN_KEY_OP,
+                format!("key_ops value {op:?} is not registered"),
+                Some("key_ops"),
+            );
         }
         ops.push(op);
     }
@@ -630,7 +719,7 @@ fn rsa_material(key: &Map<String, Value>, c: &mut KeyCheck) -> Option<Material> 
     } else {
         u64::MAX
     };
-    let exponent_ok = e_value >= 3 && e_value < (1 << 32) && e_value % 2 == 1;
+    let exponent_ok = (3..(1 << 32)).contains(&e_value) && e_value % 2 == 1;
     if !exponent_ok {
         c.add(
             Class::Dangerous,
@@ -640,7 +729,7 @@ fn rsa_material(key: &Map<String, Value>, c: &mut KeyCheck) -> Option<Material> 
         );
     }
     let n_big = rsa::BigUint::from_bytes_be(&n);
-    let bits = usize::try_from(n_big.bits()).unwrap_or(usize::MAX);
+    let bits = n_big.bits();
     if bits < MIN_RSA_BITS {
         c.add(
             Class::Dangerous,
@@ -658,7 +747,12 @@ fn rsa_material(key: &Map<String, Value>, c: &mut KeyCheck) -> Option<Material> 
     } else if exponent_ok {
         let e_big = rsa::BigUint::from_bytes_be(&e);
         if let Err(err) = rsa::RsaPublicKey::new_with_max_size(n_big, e_big, MAX_RSA_BITS) {
-            c.add(Class::Malformed, JWK_RSA_INVALID, format!("not a valid RSA public key: {err}"), Some("n"));
+            c.add(
+                Class::Malformed,
+                JWK_RSA_INVALID,
+                format!("not a valid RSA public key: {err}"),
+                Some("n"),
+            );
         }
     }
     Some(Material::Rsa { n, e })
@@ -667,7 +761,12 @@ fn rsa_material(key: &Map<String, Value>, c: &mut KeyCheck) -> Option<Material> 
 fn ec_material(key: &Map<String, Value>, crv: Option<&str>, c: &mut KeyCheck) -> Option<Material> {
     let Some(crv) = crv else {
         if !key.contains_key("crv") {
-            c.add(Class::Malformed, JWK_MISSING_MEMBER, "crv is required".into(), Some("crv"));
+            c.add(
+                Class::Malformed,
+                JWK_MISSING_MEMBER,
+                "crv is required".into(),
+                Some("crv"),
+            );
         }
         return None;
     };
@@ -676,7 +775,12 @@ fn ec_material(key: &Map<String, Value>, crv: Option<&str>, c: &mut KeyCheck) ->
         "P-384" => 48,
         "P-521" => 66,
         other => {
-            c.add(Class::Unusable, JWK_UNSUPPORTED_CRV, format!("EC curve {other:?} is not supported"), Some("crv"));
+            c.add(
+                Class::Unusable,
+                JWK_UNSUPPORTED_CRV,
+                format!("EC curve {other:?} is not supported"),
+                Some("crv"),
+            );
             return None;
         }
     };
@@ -687,7 +791,11 @@ fn ec_material(key: &Map<String, Value>, crv: Option<&str>, c: &mut KeyCheck) ->
         c.add(
             Class::Malformed,
             JWK_EC_COORDINATE_LENGTH,
-            format!("{crv} coordinates must be {size} bytes (x has {}, y has {})", x.len(), y.len()),
+            format!(
+                "{crv} coordinates must be {size} bytes (x has {}, y has {})",
+                x.len(),
+                y.len()
+            ),
             None,
         );
         return None;
@@ -702,7 +810,12 @@ fn ec_material(key: &Map<String, Value>, crv: Option<&str>, c: &mut KeyCheck) ->
         _ => p521_on_curve(&point),
     };
     if !on_curve {
-        c.add(Class::Dangerous, JWK_POINT_NOT_ON_CURVE, format!("the point is not on {crv}"), None);
+        c.add(
+            Class::Dangerous,
+            JWK_POINT_NOT_ON_CURVE,
+            format!("the point is not on {crv}"),
+            None,
+        );
         return None;
     }
     Some(Material::Ec { point })
@@ -732,12 +845,22 @@ fn p521_on_curve(point: &[u8]) -> bool {
 fn okp_material(key: &Map<String, Value>, crv: Option<&str>, c: &mut KeyCheck) -> Option<Material> {
     let Some(crv) = crv else {
         if !key.contains_key("crv") {
-            c.add(Class::Malformed, JWK_MISSING_MEMBER, "crv is required".into(), Some("crv"));
+            c.add(
+                Class::Malformed,
+                JWK_MISSING_MEMBER,
+                "crv is required".into(),
+                Some("crv"),
+            );
         }
         return None;
     };
     if crv != "Ed25519" && crv != "X25519" {
-        c.add(Class::Unusable, JWK_UNSUPPORTED_CRV, format!("OKP curve {crv:?} is not supported"), Some("crv"));
+        c.add(
+            Class::Unusable,
+            JWK_UNSUPPORTED_CRV,
+            format!("OKP curve {crv:?} is not supported"),
+            Some("crv"),
+        );
         return None;
     }
     let x = c.b64(key, "x")?;
@@ -753,11 +876,21 @@ fn okp_material(key: &Map<String, Value>, crv: Option<&str>, c: &mut KeyCheck) -
     if crv == "Ed25519" {
         match ed25519_dalek::VerifyingKey::from_bytes(&bytes) {
             Err(_) => {
-                c.add(Class::Dangerous, JWK_POINT_NOT_ON_CURVE, "x is not an Ed25519 point".into(), Some("x"));
+                c.add(
+                    Class::Dangerous,
+                    JWK_POINT_NOT_ON_CURVE,
+                    "x is not an Ed25519 point".into(),
+                    Some("x"),
+                );
                 return None;
             }
             Ok(vk) if vk.is_weak() => {
-                c.add(Class::Dangerous, JWK_WEAK_KEY, "x is a small-order Ed25519 point".into(), Some("x"));
+                c.add(
+                    Class::Dangerous,
+                    JWK_WEAK_KEY,
+                    "x is a small-order Ed25519 point".into(),
+                    Some("x"),
+                );
                 return None;
             }
             Ok(_) => {}
@@ -769,7 +902,8 @@ fn okp_material(key: &Map<String, Value>, crv: Option<&str>, c: &mut KeyCheck) -
 /// Checks `x5c`; returns the first certificate's DER when it decodes.
 fn x5c(key: &Map<String, Value>, material: Option<&Material>, c: &mut KeyCheck) -> Option<Vec<u8>> {
     let v = key.get("x5c")?;
-    let bad = |c: &mut KeyCheck, why: String| c.add(Class::Malformed, JWK_X5C_INVALID, why, Some("x5c"));
+    let bad =
+        |c: &mut KeyCheck, why: String| c.add(Class::Malformed, JWK_X5C_INVALID, why, Some("x5c"));
     let Value::Array(items) = v else {
         bad(c, "x5c must be an array".into());
         return None;
@@ -789,7 +923,7 @@ fn x5c(key: &Map<String, Value>, material: Option<&Material>, c: &mut KeyCheck) 
         return None;
     };
     let cert = match x509_parser::parse_x509_certificate(&first) {
-        Ok((rest, cert)) if rest.is_empty() => cert,
+        Ok(([], cert)) => cert,
         Ok(_) => {
             bad(c, "x5c[0] has trailing bytes".into());
             return None;
@@ -802,9 +936,9 @@ fn x5c(key: &Map<String, Value>, material: Option<&Material>, c: &mut KeyCheck) 
     let spki = cert.public_key();
     let matches = match material? {
         Material::Rsa { n, e } => match spki.parsed() {
-            Ok(x509_parser::public_key::PublicKey::RSA(r)) => {
-                Some(strip_zeros(r.modulus) == n.as_slice() && strip_zeros(r.exponent) == e.as_slice())
-            }
+            Ok(x509_parser::public_key::PublicKey::RSA(r)) => Some(
+                strip_zeros(r.modulus) == n.as_slice() && strip_zeros(r.exponent) == e.as_slice(),
+            ),
             _ => Some(false),
         },
         Material::Ec { point } => {
@@ -840,15 +974,15 @@ fn x5t(key: &Map<String, Value>, name: &str, len: usize, der: Option<&[u8]>, c: 
     let decoded = v.as_str().and_then(|s| URL_SAFE_NO_PAD.decode(s).ok());
     match decoded {
         Some(d) if d.len() == len => {
-            if let Some(der) = der {
-                if Sha256::digest(der)[..] != d[..] {
-                    c.add(
-                        Class::Cosmetic,
-                        JWK_X5T_INVALID,
-                        format!("{name} does not match the x5c certificate"),
-                        Some(name),
-                    );
-                }
+            if let Some(der) = der
+                && Sha256::digest(der)[..] != d[..]
+            {
+                c.add(
+                    Class::Cosmetic,
+                    JWK_X5T_INVALID,
+                    format!("{name} does not match the x5c certificate"),
+                    Some(name),
+                );
             }
         }
         Some(d) => c.add(
@@ -857,7 +991,12 @@ fn x5t(key: &Map<String, Value>, name: &str, len: usize, der: Option<&[u8]>, c: 
             format!("{name} decodes to {} bytes, not {len}", d.len()),
             Some(name),
         ),
-        None => c.add(Class::Cosmetic, JWK_X5T_INVALID, format!("{name} is not base64url"), Some(name)),
+        None => c.add(
+            Class::Cosmetic,
+            JWK_X5T_INVALID,
+            format!("{name} is not base64url"),
+            Some(name),
+        ),
     }
 }
 

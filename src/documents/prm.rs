@@ -7,7 +7,9 @@
 
 use serde_json::{Map, Value};
 
-use super::fields::{EMPTY_VALUE, Need, UrlUse, check_url, check_url_member, get_str, get_str_array};
+use super::fields::{
+    EMPTY_VALUE, Need, UrlUse, check_url, check_url_member, get_str, get_str_array,
+};
 use super::well_known::resources_from_metadata_url;
 use super::{Context, Expect};
 use crate::problem::{Code, Problem};
@@ -29,7 +31,11 @@ pub const ALL_CODES: &[Code] = &[
     BEARER_METHOD_UNKNOWN,
 ];
 
-const LINK_MEMBERS: &[&str] = &["resource_documentation", "resource_policy_uri", "resource_tos_uri"];
+const LINK_MEMBERS: &[&str] = &[
+    "resource_documentation",
+    "resource_policy_uri",
+    "resource_tos_uri",
+];
 
 /// Validates protected resource metadata fetched from `requested_url`; returns it unchanged.
 pub fn validate(
@@ -53,37 +59,40 @@ pub fn validate(
     }
     if let Some(resource) = get_str(&map, "resource", Need::Required, out) {
         check_url(resource, "/resource", UrlUse::Endpoint, ctx, out);
-        if let Some(expected) = &expected {
-            if !expected.iter().any(|e| e == resource) {
-                out.push(
-                    Problem::error(
-                        RESOURCE_MISMATCH,
-                        format!("resource {resource:?} is not {:?}", expected[0]),
-                    )
-                    .at("/resource"),
-                );
-            }
+        if let Some(expected) = &expected
+            && !expected.iter().any(|e| e == resource)
+        {
+            out.push(
+                Problem::error(
+                    RESOURCE_MISMATCH,
+                    format!("resource {resource:?} is not {:?}", expected[0]),
+                )
+                .at("/resource"),
+            );
         }
     }
     if let Some(servers) = get_str_array(&map, "authorization_servers", Need::Required, out) {
         if servers.is_empty() {
             out.push(
-                Problem::error(EMPTY_VALUE, "authorization_servers must name at least one issuer")
-                    .at("/authorization_servers"),
+                Problem::error(
+                    EMPTY_VALUE,
+                    "authorization_servers must name at least one issuer",
+                )
+                .at("/authorization_servers"),
             );
         }
         for (i, issuer) in servers {
             let at = format!("/authorization_servers/{i}");
-            if let Some(url) = check_url(issuer, &at, UrlUse::Endpoint, ctx, out) {
-                if url.query().is_some() {
-                    out.push(
-                        Problem::error(
-                            AUTHORIZATION_SERVER_NOT_ISSUER,
-                            format!("{issuer:?} has a query, which an issuer cannot have"),
-                        )
-                        .at(at),
-                    );
-                }
+            if let Some(url) = check_url(issuer, &at, UrlUse::Endpoint, ctx, out)
+                && url.query().is_some()
+            {
+                out.push(
+                    Problem::error(
+                        AUTHORIZATION_SERVER_NOT_ISSUER,
+                        format!("{issuer:?} has a query, which an issuer cannot have"),
+                    )
+                    .at(at),
+                );
             }
         }
     }
@@ -95,8 +104,11 @@ pub fn validate(
         for (i, m) in methods {
             if !["header", "body", "query"].contains(&m) {
                 out.push(
-                    Problem::error(BEARER_METHOD_UNKNOWN, format!("bearer method {m:?} is not header, body or query"))
-                        .at(format!("/bearer_methods_supported/{i}")),
+                    Problem::error(
+                        BEARER_METHOD_UNKNOWN,
+                        format!("bearer method {m:?} is not header, body or query"),
+                    )
+                    .at(format!("/bearer_methods_supported/{i}")),
                 );
             }
         }

@@ -88,7 +88,10 @@ pub fn read_object(body: &[u8], limits: &JsonLimits) -> Result<Map<String, Value
         Value::Object(map) => Ok(map),
         other => Err(Problem::error(
             NOT_AN_OBJECT,
-            format!("the top-level value is {}, not an object", type_name(&other)),
+            format!(
+                "the top-level value is {}, not an object",
+                type_name(&other)
+            ),
         )),
     }
 }
@@ -107,7 +110,10 @@ pub fn read_value(body: &[u8], limits: &JsonLimits) -> Result<Value, Problem> {
     let text = std::str::from_utf8(body).map_err(|e| {
         Problem::error(
             NOT_UTF8,
-            format!("the body is not UTF-8 (invalid byte at offset {})", e.valid_up_to()),
+            format!(
+                "the body is not UTF-8 (invalid byte at offset {})",
+                e.valid_up_to()
+            ),
         )
     })?;
     let reader = Reader {
@@ -127,10 +133,9 @@ pub fn read_value(body: &[u8], limits: &JsonLimits) -> Result<Value, Problem> {
     let result = seed.deserialize(&mut de).and_then(|v| de.end().map(|()| v));
     match result {
         Ok(v) => Ok(v),
-        Err(e) => Err(reader
-            .failure
-            .into_inner()
-            .unwrap_or_else(|| Problem::error(INVALID_JSON, format!("the body is not valid JSON: {e}")))),
+        Err(e) => Err(reader.failure.into_inner().unwrap_or_else(|| {
+            Problem::error(INVALID_JSON, format!("the body is not valid JSON: {e}"))
+        })),
     }
 }
 
@@ -390,16 +395,28 @@ mod tests {
         let r = |s: &str| read_object(s.as_bytes(), &limits);
         assert!(r(r#"{"a":[1,2],"b":"abcd"}"#).is_ok());
         assert_eq!(r(r#"{"a":[1,2,3]}"#).unwrap_err().code, JSON_ARRAY_TOO_LONG);
-        assert_eq!(r(r#"{"a":"abcde"}"#).unwrap_err().code, JSON_STRING_TOO_LONG);
+        assert_eq!(
+            r(r#"{"a":"abcde"}"#).unwrap_err().code,
+            JSON_STRING_TOO_LONG
+        );
         assert_eq!(r(r#"{"abcde":1}"#).unwrap_err().code, JSON_STRING_TOO_LONG);
-        assert_eq!(r(r#"{"a":1,"b":2,"c":3}"#).unwrap_err().code, JSON_TOO_MANY_MEMBERS);
+        assert_eq!(
+            r(r#"{"a":1,"b":2,"c":3}"#).unwrap_err().code,
+            JSON_TOO_MANY_MEMBERS
+        );
     }
 
     #[test]
     fn encoding_and_syntax() {
         let limits = JsonLimits::default();
-        assert_eq!(read_object(b"\xEF\xBB\xBF{}", &limits).unwrap_err().code, BOM_NOT_ALLOWED);
-        assert_eq!(read_object(b"{\"a\":\"\xFF\"}", &limits).unwrap_err().code, NOT_UTF8);
+        assert_eq!(
+            read_object(b"\xEF\xBB\xBF{}", &limits).unwrap_err().code,
+            BOM_NOT_ALLOWED
+        );
+        assert_eq!(
+            read_object(b"{\"a\":\"\xFF\"}", &limits).unwrap_err().code,
+            NOT_UTF8
+        );
         assert_eq!(err("{").code, INVALID_JSON);
         assert_eq!(err("{} x").code, INVALID_JSON);
         assert_eq!(err(r#"{"a":"\ud800"}"#).code, INVALID_JSON);

@@ -89,7 +89,8 @@ fn bad_input(what: &str, value: &str, why: &str) -> Problem {
 /// The protected resource metadata URL for a resource identifier (RFC 9728 §3.1): the
 /// suffix goes between the host and the path, a lone `/` path is dropped, the query stays.
 pub fn protected_resource_metadata_url(resource: &str) -> Result<String, Problem> {
-    let u = split_https(resource).ok_or_else(|| bad_input("resource", resource, "is not an https URL"))?;
+    let u = split_https(resource)
+        .ok_or_else(|| bad_input("resource", resource, "is not an https URL"))?;
     if u.fragment.is_some() {
         return Err(bad_input("resource", resource, "has a fragment"));
     }
@@ -119,7 +120,10 @@ pub fn resources_from_metadata_url(url: &str) -> Option<Vec<String>> {
         if query.is_empty() {
             Some(vec![u.origin.to_owned(), format!("{}/", u.origin)])
         } else {
-            Some(vec![format!("{}/{query}", u.origin), format!("{}{query}", u.origin)])
+            Some(vec![
+                format!("{}/{query}", u.origin),
+                format!("{}{query}", u.origin),
+            ])
         }
     } else {
         Some(vec![format!("{}{rest}{query}", u.origin)])
@@ -130,7 +134,8 @@ pub fn resources_from_metadata_url(url: &str) -> Option<Vec<String>> {
 /// order, for an issuer: with a path, RFC 8414 path insertion, OpenID path insertion, then
 /// OpenID path appending; without a path, RFC 8414 then OpenID.
 pub fn authorization_server_metadata_urls(issuer: &str) -> Result<Vec<String>, Problem> {
-    let u = split_https(issuer).ok_or_else(|| bad_input("issuer", issuer, "is not an https URL"))?;
+    let u =
+        split_https(issuer).ok_or_else(|| bad_input("issuer", issuer, "is not an https URL"))?;
     if u.query.is_some() || u.fragment.is_some() {
         return Err(bad_input("issuer", issuer, "has a query or fragment"));
     }
@@ -218,7 +223,10 @@ fn is_token68_char(c: char) -> bool {
 }
 
 fn invalid(why: &str) -> Problem {
-    Problem::error(WWW_AUTHENTICATE_INVALID, format!("WWW-Authenticate is not valid: {why}"))
+    Problem::error(
+        WWW_AUTHENTICATE_INVALID,
+        format!("WWW-Authenticate is not valid: {why}"),
+    )
 }
 
 /// Parses `1#challenge` (RFC 9110 §11.6.1), tolerating empty list elements.
@@ -254,11 +262,14 @@ fn parse_challenges(header: &str) -> Result<Vec<Challenge>, Problem> {
         let word: String = s[start..i].iter().collect();
         let mut j = i;
         skip_ws(&mut j);
-        let is_param = j < s.len() && s[j] == '=' && {
-            let mut k = j + 1;
-            skip_ws(&mut k);
-            k < s.len() && (s[k] == '"' || is_tchar(s[k]))
-        } && word.chars().all(is_tchar);
+        let is_param = j < s.len()
+            && s[j] == '='
+            && {
+                let mut k = j + 1;
+                skip_ws(&mut k);
+                k < s.len() && (s[k] == '"' || is_tchar(s[k]))
+            }
+            && word.chars().all(is_tchar);
         if is_param {
             let Some(current) = out.last_mut() else {
                 return Err(invalid("a parameter comes before any scheme"));
@@ -336,24 +347,47 @@ mod tests {
     #[test]
     fn prm_url_insertion_and_inverse() {
         let cases = [
-            ("https://h", "https://h/.well-known/oauth-protected-resource"),
-            ("https://h/", "https://h/.well-known/oauth-protected-resource"),
-            ("https://h/r", "https://h/.well-known/oauth-protected-resource/r"),
-            ("https://h:8443/a/b/", "https://h:8443/.well-known/oauth-protected-resource/a/b/"),
-            ("https://h/r?x=1", "https://h/.well-known/oauth-protected-resource/r?x=1"),
+            (
+                "https://h",
+                "https://h/.well-known/oauth-protected-resource",
+            ),
+            (
+                "https://h/",
+                "https://h/.well-known/oauth-protected-resource",
+            ),
+            (
+                "https://h/r",
+                "https://h/.well-known/oauth-protected-resource/r",
+            ),
+            (
+                "https://h:8443/a/b/",
+                "https://h:8443/.well-known/oauth-protected-resource/a/b/",
+            ),
+            (
+                "https://h/r?x=1",
+                "https://h/.well-known/oauth-protected-resource/r?x=1",
+            ),
         ];
         for (resource, url) in cases {
             assert_eq!(protected_resource_metadata_url(resource).unwrap(), url);
             let back = resources_from_metadata_url(url).unwrap();
-            assert!(back.iter().any(|r| r == resource), "{resource} not in {back:?}");
+            assert!(
+                back.iter().any(|r| r == resource),
+                "{resource} not in {back:?}"
+            );
         }
         assert_eq!(
             resources_from_metadata_url("https://h/.well-known/oauth-protected-resource").unwrap(),
             vec!["https://h".to_owned(), "https://h/".to_owned()]
         );
-        assert!(resources_from_metadata_url("https://h/.well-known/oauth-protected-resourcex").is_none());
+        assert!(
+            resources_from_metadata_url("https://h/.well-known/oauth-protected-resourcex")
+                .is_none()
+        );
         assert!(resources_from_metadata_url("https://h/r").is_none());
-        assert!(resources_from_metadata_url("http://h/.well-known/oauth-protected-resource").is_none());
+        assert!(
+            resources_from_metadata_url("http://h/.well-known/oauth-protected-resource").is_none()
+        );
         assert!(protected_resource_metadata_url("https://h/#f").is_err());
         assert!(protected_resource_metadata_url("http://h/").is_err());
     }
@@ -378,11 +412,18 @@ mod tests {
         assert!(authorization_server_metadata_urls("https://a/?q").is_err());
         for issuer in ["https://a.example/t", "https://a.example"] {
             for url in authorization_server_metadata_urls(issuer).unwrap() {
-                assert!(issuers_from_metadata_url(&url).unwrap().contains(&issuer.to_owned()), "{url}");
+                assert!(
+                    issuers_from_metadata_url(&url)
+                        .unwrap()
+                        .contains(&issuer.to_owned()),
+                    "{url}"
+                );
             }
         }
         assert!(issuers_from_metadata_url("https://a/x").is_none());
-        assert!(issuers_from_metadata_url("https://a/.well-known/openid-configuration?x").is_none());
+        assert!(
+            issuers_from_metadata_url("https://a/.well-known/openid-configuration?x").is_none()
+        );
     }
 
     #[test]
@@ -397,16 +438,31 @@ mod tests {
                 .as_deref(),
             Some(r#"https://a/"q""#)
         );
-        assert_eq!(ok("Basic dXNlcjpwYXNz==, Bearer resource_metadata=tok").as_deref(), Some("tok"));
+        assert_eq!(
+            ok("Basic dXNlcjpwYXNz==, Bearer resource_metadata=tok").as_deref(),
+            Some("tok")
+        );
         assert_eq!(ok(r#"Bearer realm="x""#), None);
         assert_eq!(ok("Negotiate"), None);
         let err = |h: &str| resource_metadata_from_www_authenticate(h).unwrap_err().code;
-        assert_eq!(err(r#"Bearer resource_metadata="unterminated"#), WWW_AUTHENTICATE_INVALID);
+        assert_eq!(
+            err(r#"Bearer resource_metadata="unterminated"#),
+            WWW_AUTHENTICATE_INVALID
+        );
         assert_eq!(err(r#"resource_metadata="x""#), WWW_AUTHENTICATE_INVALID);
-        assert_eq!(err(r#"Bearer resource_metadata="a", resource_metadata="b""#), WWW_AUTHENTICATE_INVALID);
+        assert_eq!(
+            err(r#"Bearer resource_metadata="a", resource_metadata="b""#),
+            WWW_AUTHENTICATE_INVALID
+        );
         assert_eq!(err(""), WWW_AUTHENTICATE_INVALID);
-        assert_eq!(err(&"a".repeat(MAX_WWW_AUTHENTICATE_BYTES + 1)), WWW_AUTHENTICATE_TOO_LONG);
-        let long = format!("Bearer resource_metadata=\"https://a/{}\"", "x".repeat(3000));
+        assert_eq!(
+            err(&"a".repeat(MAX_WWW_AUTHENTICATE_BYTES + 1)),
+            WWW_AUTHENTICATE_TOO_LONG
+        );
+        let long = format!(
+            "Bearer resource_metadata=\"https://a/{}\"",
+            "x".repeat(3000)
+        );
         assert_eq!(err(&long), WWW_AUTHENTICATE_TOO_LONG);
     }
 }

@@ -33,13 +33,25 @@ impl UrlRules for FakeRules {
     }
 }
 
-pub fn run(kind: Kind, url: &str, body: &[u8], expect: &Expect, options: &DocumentsConfig) -> Validated {
+pub fn run(
+    kind: Kind,
+    url: &str,
+    body: &[u8],
+    expect: &Expect,
+    options: &DocumentsConfig,
+) -> Validated {
     let ctx = Context::new(&FakeRules, options);
     validate(kind, url, body, expect, &ctx)
 }
 
 pub fn check(kind: Kind, url: &str, body: &str) -> Validated {
-    run(kind, url, body.as_bytes(), &Expect::default(), &DocumentsConfig::default())
+    run(
+        kind,
+        url,
+        body.as_bytes(),
+        &Expect::default(),
+        &DocumentsConfig::default(),
+    )
 }
 
 pub fn errors(v: &Validated) -> Vec<&'static str> {
@@ -59,7 +71,10 @@ pub fn warnings(v: &Validated) -> Vec<&'static str> {
 }
 
 pub fn fixture(name: &str) -> String {
-    let path = format!("{}/tests/fixtures/real-world/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/fixtures/real-world/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     std::fs::read_to_string(path).unwrap()
 }
 
@@ -83,15 +98,27 @@ pub fn patch(base: &str, patch: &str) -> String {
 pub fn assert_outcome(v: &Validated, case: &str, error: Option<&str>, warning: Option<&str>) {
     match error {
         None => {
-            assert!(v.is_valid(), "{case}: expected valid, got {:#?}", v.problems);
+            assert!(
+                v.is_valid(),
+                "{case}: expected valid, got {:#?}",
+                v.problems
+            );
             assert!(v.document.is_some(), "{case}: valid without document");
         }
         Some(code) => {
-            assert!(errors(v).contains(&code), "{case}: expected error {code}, got {:#?}", v.problems);
+            assert!(
+                errors(v).contains(&code),
+                "{case}: expected error {code}, got {:#?}",
+                v.problems
+            );
             assert!(v.document.is_none(), "{case}: document despite error");
         }
     }
     if let Some(w) = warning {
-        assert!(warnings(v).contains(&w), "{case}: expected warning {w}, got {:#?}", v.problems);
+        assert!(
+            warnings(v).contains(&w),
+            "{case}: expected warning {w}, got {:#?}",
+            v.problems
+        );
     }
 }
