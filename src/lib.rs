@@ -17,6 +17,7 @@
 
 pub mod assemble;
 pub mod config;
+pub mod documents;
 pub mod facts;
 pub mod fetch;
 pub mod judge;

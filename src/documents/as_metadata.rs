@@ -1,0 +1,178 @@
+//! OAuth 2.0 Authorization Server Metadata (RFC 8414) and OpenID Provider configuration,
+//! judged as an MCP 2025-11-25 client would use them.
+//!
+//! The issuer check (RFC 8414 §3.3) stops mix-up attacks: the document must name the
+//! issuer its well-known URL was built from. MCP clients refuse servers without PKCE
+//! S256, so its absence is an error here.
+
+use serde_json::{Map, Value};
+
+use super::fields::{
+    EMPTY_VALUE, Need, UrlUse, check_url, check_url_member, get_bool, get_str, get_str_array,
+};
+use super::well_known::issuers_from_metadata_url;
+use super::{Context, Expect};
+use crate::problem::{Code, Problem};
+
+/// No expected issuer was given and the URL is not a well-known metadata URL to derive it from.
+pub const EXPECTED_ISSUER_UNKNOWN: Code = Code::new("expected_issuer_unknown");
+/// `issuer` is not identical to the expected issuer.
+pub const ISSUER_MISMATCH: Code = Code::new("issuer_mismatch");
+/// `issuer` has a query component (RFC 8414 §2 forbids it).
+pub const ISSUER_HAS_QUERY: Code = Code::new("issuer_has_query");
+/// `issuer` is a template (e.g. Entra's `{tenantid}`), not an identifier.
+pub const ISSUER_TEMPLATED: Code = Code::new("issuer_templated");
+/// `code_challenge_methods_supported` is absent or lacks `S256`; MCP clients refuse it.
+pub const PKCE_S256_NOT_SUPPORTED: Code = Code::new("pkce_s256_not_supported");
+/// `code_challenge_methods_supported` offers `plain` (RFC 9700 §2.1.1 discourages it).
+pub const PKCE_PLAIN_SUPPORTED: Code = Code::new("pkce_plain_supported");
+
+/// Every code this module raises.
+pub const ALL_CODES: &[Code] = &[
+    EXPECTED_ISSUER_UNKNOWN,
+    ISSUER_MISMATCH,
+    ISSUER_HAS_QUERY,
+    ISSUER_TEMPLATED,
+    PKCE_S256_NOT_SUPPORTED,
+    PKCE_PLAIN_SUPPORTED,
+];
+
+/// Endpoints a client calls: https required, fragments forbidden, egress rules apply.
+const ENDPOINT_MEMBERS: &[&str] = &[
+    "token_endpoint",
+    "jwks_uri",
+    "registration_endpoint",
+    "revocation_endpoint",
+    "introspection_endpoint",
+    "userinfo_endpoint",
+    "device_authorization_endpoint",
+    "pushed_authorization_request_endpoint",
+    "end_session_endpoint",
+    "backchannel_authentication_endpoint",
+];
+/// Pages for people: non-https is a warning.
+const LINK_MEMBERS: &[&str] = &["service_documentation", "op_policy_uri", "op_tos_uri"];
+/// Marker of the client_id metadata document support, always present in the output.
+const CIMD_SUPPORTED: &str = "client_id_metadata_document_supported";
+
+/// Validates authorization server metadata fetched from `requested_url`; returns it with
+/// `client_id_metadata_document_supported` made explicit (false when absent).
+pub fn validate(
+    requested_url: &str,
+    mut map: Map<String, Value>,
+    expect: &Expect,
+    ctx: &Context<'_>,
+    out: &mut Vec<Problem>,
+) -> Value {
+    let expected = match &expect.issuer {
+        Some(i) => Some(vec![i.clone()]),
+        None => issuers_from_metadata_url(requested_url),
+    };
+    if expected.is_none() {
+        out.push(Problem::error(
+            EXPECTED_ISSUER_UNKNOWN,
+            format!(
+                "{requested_url:?} is not a well-known metadata URL and no issuer was expected"
+            ),
+        ));
+    }
+    if let Some(issuer) = get_str(&map, "issuer", Need::Required, out) {
+        if let Some(url) = check_url(issuer, "/issuer", UrlUse::Endpoint, ctx, out)
+            && url.query().is_some()
+        {
+            out.push(
+                Problem::error(ISSUER_HAS_QUERY, "issuer must not have a query").at("/issuer"),
+            );
+        }
+        if issuer.contains('{') || issuer.contains('}') {
+            out.push(
+                Problem::error(
+                    ISSUER_TEMPLATED,
+                    format!("issuer {issuer:?} is a template, not an identifier"),
+                )
+                .at("/issuer"),
+            );
+        }
+        if let Some(expected) = &expected
+            && !expected.iter().any(|e| e == issuer)
+        {
+            out.push(
+                Problem::error(
+                    ISSUER_MISMATCH,
+                    format!("issuer {issuer:?} is not {:?}", expected[0]),
+                )
+                .at("/issuer"),
+            );
+        }
+    }
+    if let Some(types) = get_str_array(&map, "response_types_supported", Need::Required, out)
+        && types.is_empty()
+    {
+        out.push(
+            Problem::error(EMPTY_VALUE, "response_types_supported must not be empty")
+                .at("/response_types_supported"),
+        );
+    }
+    // RFC 8414 §2: grant_types_supported defaults to authorization_code and implicit.
+    let grants: Vec<&str> = get_str_array(&map, "grant_types_supported", Need::Optional, out)
+        .map(|v| v.into_iter().map(|(_, s)| s).collect())
+        .unwrap_or_else(|| vec!["authorization_code", "implicit"]);
+    let uses_authz_endpoint = grants
+        .iter()
+        .any(|g| *g == "authorization_code" || *g == "implicit");
+    let only_implicit = !grants.is_empty() && grants.iter().all(|g| *g == "implicit");
+    let authz_need = if uses_authz_endpoint {
+        Need::Required
+    } else {
+        Need::Optional
+    };
+    check_url_member(
+        &map,
+        "authorization_endpoint",
+        authz_need,
+        UrlUse::Endpoint,
+        ctx,
+        out,
+    );
+    if !only_implicit && !map.contains_key("token_endpoint") {
+        out.push(
+            Problem::error(super::fields::MISSING_MEMBER, "token_endpoint is required")
+                .at("/token_endpoint"),
+        );
+    }
+    for name in ENDPOINT_MEMBERS {
+        check_url_member(&map, name, Need::Optional, UrlUse::Endpoint, ctx, out);
+    }
+    for name in LINK_MEMBERS {
+        check_url_member(&map, name, Need::Optional, UrlUse::Link, ctx, out);
+    }
+    let methods = get_str_array(
+        &map,
+        "code_challenge_methods_supported",
+        Need::Optional,
+        out,
+    );
+    let methods: Vec<&str> = methods
+        .map(|v| v.into_iter().map(|(_, s)| s).collect())
+        .unwrap_or_default();
+    if !methods.contains(&"S256") {
+        out.push(
+            Problem::error(
+                PKCE_S256_NOT_SUPPORTED,
+                "code_challenge_methods_supported must list S256 (MCP clients refuse otherwise)",
+            )
+            .at("/code_challenge_methods_supported"),
+        );
+    }
+    if methods.contains(&"plain") {
+        out.push(
+            Problem::warning(PKCE_PLAIN_SUPPORTED, "the plain PKCE method is offered")
+                .at("/code_challenge_methods_supported"),
+        );
+    }
+    let cimd = get_bool(&map, CIMD_SUPPORTED, out).unwrap_or(false);
+    if !map.contains_key(CIMD_SUPPORTED) {
+        map.insert(CIMD_SUPPORTED.into(), Value::Bool(cimd));
+    }
+    Value::Object(map)
+}
