@@ -120,7 +120,9 @@ pub fn build_fetcher_with(
 /// Loads the signing keys: the configured key signs, previous keys are published; with no
 /// key file, a fresh ephemeral key (verdicts will not verify after a restart). Returns the
 /// ring, the creation time of the signing key (file mtime or now), and whether it is ephemeral.
-pub fn load_keys(config: &crate::config::SigningConfig) -> Result<(crate::verdict::KeyRing, u64, bool), StartError> {
+pub fn load_keys(
+    config: &crate::config::SigningConfig,
+) -> Result<(crate::verdict::KeyRing, u64, bool), StartError> {
     use crate::verdict::{KeyRing, SigningKey, load_key_file};
     let now = std::time::SystemTime::now();
     let unix = |t: std::time::SystemTime| {
@@ -183,7 +185,9 @@ pub fn build_service(
 }
 
 /// The audit sink the config asks for.
-pub fn audit_sink(config: &crate::config::AuditConfig) -> Result<Option<crate::telemetry::AuditSink>, StartError> {
+pub fn audit_sink(
+    config: &crate::config::AuditConfig,
+) -> Result<Option<crate::telemetry::AuditSink>, StartError> {
     if !config.enabled {
         return Ok(None);
     }

@@ -65,7 +65,11 @@ impl Judgement {
             .unwrap_or(0);
         512 + self.body.as_ref().map(Bytes::len).unwrap_or(0)
             + doc
-            + self.problems.iter().map(|p| p.detail.len() + 64).sum::<usize>()
+            + self
+                .problems
+                .iter()
+                .map(|p| p.detail.len() + 64)
+                .sum::<usize>()
     }
 }
 
@@ -77,7 +81,12 @@ pub fn precheck(request: &JudgeRequest, policy: &Policy, config: &Config) -> Vec
 }
 
 /// Pure: turns a fetch report into a judgement by running the kind's validator.
-pub fn decide(request: &JudgeRequest, report: FetchReport, policy: &Policy, config: &Config) -> Judgement {
+pub fn decide(
+    request: &JudgeRequest,
+    report: FetchReport,
+    policy: &Policy,
+    config: &Config,
+) -> Judgement {
     let mut judgement = Judgement {
         outcome: Outcome::Unreachable,
         problems: report.problems,
@@ -95,7 +104,8 @@ pub fn decide(request: &JudgeRequest, report: FetchReport, policy: &Policy, conf
             let rules = PolicyUrlRules(policy);
             let ctx = Context::new(&rules, &config.documents);
             let body = judgement.body.clone().unwrap_or_default();
-            let validated = documents::validate(request.kind, &request.url, &body, &request.expect, &ctx);
+            let validated =
+                documents::validate(request.kind, &request.url, &body, &request.expect, &ctx);
             judgement.outcome = if any_error(&validated.problems) {
                 Outcome::Invalid
             } else {

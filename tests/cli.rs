@@ -32,7 +32,14 @@ async fn check_prints_claims_and_exits_by_outcome() {
     let config = lab.config_file();
     let cfg = config.path().display().to_string();
     let url = lab.url("good.test", "/doc.json");
-    let (code, out, err) = run(vec!["check".into(), url.clone(), "--config".into(), cfg.clone(), "--json".into()]).await;
+    let (code, out, err) = run(vec![
+        "check".into(),
+        url.clone(),
+        "--config".into(),
+        cfg.clone(),
+        "--json".into(),
+    ])
+    .await;
     assert_eq!(code, 0, "{out}{err}");
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["outcome"], "valid");
@@ -53,14 +60,30 @@ async fn check_prints_claims_and_exits_by_outcome() {
     assert_eq!(v["outcome"], "blocked");
     assert_eq!(v["problems"][0]["code"], "loopback");
 
-    let (code, out, _) = run(vec!["check".into(), lab.url("good.test", "/missing"), "--config".into(), cfg, "--json".into()]).await;
+    let (code, out, _) = run(vec![
+        "check".into(),
+        lab.url("good.test", "/missing"),
+        "--config".into(),
+        cfg,
+        "--json".into(),
+    ])
+    .await;
     assert_eq!(code, 1);
-    assert_eq!(serde_json::from_str::<serde_json::Value>(out.trim()).unwrap()["outcome"], "unreachable");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(out.trim()).unwrap()["outcome"],
+        "unreachable"
+    );
 }
 
 #[tokio::test]
 async fn usage_and_config_errors_exit_2() {
-    let (code, _, _) = run(vec!["check".into(), "https://a.example/".into(), "--kind".into(), "html".into()]).await;
+    let (code, _, _) = run(vec![
+        "check".into(),
+        "https://a.example/".into(),
+        "--kind".into(),
+        "html".into(),
+    ])
+    .await;
     assert_eq!(code, 2);
     let mut bad = tempfile::NamedTempFile::new().unwrap();
     std::io::Write::write_all(&mut bad, b"[limits]\nmax_redirect = 1\n").unwrap();
@@ -89,7 +112,12 @@ async fn explain_says_why_without_fetching() {
         assert_eq!(exit, 1, "{target}: {out}{err}");
         let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
         assert_eq!(v["decision"], "block", "{target}");
-        let codes: Vec<&str> = v["problems"].as_array().unwrap().iter().filter_map(|p| p["code"].as_str()).collect();
+        let codes: Vec<&str> = v["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["code"].as_str())
+            .collect();
         assert!(codes.contains(&code), "{target}: {codes:?}");
     }
 }
@@ -121,7 +149,10 @@ async fn keygen_writes_a_private_file_once() {
     let p = path.display().to_string();
     let (code, _, err) = run(vec!["keygen".into(), "--out".into(), p.clone()]).await;
     assert_eq!(code, 0, "{err}");
-    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
     assert!(portcullis::verdict::load_key_file(&path).is_ok());
     let (code, _, _) = run(vec!["keygen".into(), "--out".into(), p]).await;
     assert_eq!(code, 2, "refuses to overwrite");

@@ -467,9 +467,15 @@ async fn names_resolving_to_private_and_metadata_ranges_are_blocked() {
         ("zero.test", "0.0.0.0"),
     ];
     for (name, ip) in cases {
-        lab.dns.set(name, DnsBehavior::Addresses(vec![ip.parse().unwrap()]));
+        lab.dns
+            .set(name, DnsBehavior::Addresses(vec![ip.parse().unwrap()]));
         let report = lab.fetch(&lab.url(name, "/")).await;
-        assert_eq!(report.status, FetchStatus::Blocked, "{name} -> {ip}: {:?}", report.problems);
+        assert_eq!(
+            report.status,
+            FetchStatus::Blocked,
+            "{name} -> {ip}: {:?}",
+            report.problems
+        );
         assert_eq!(report.facts.address, None, "{name}");
     }
     assert_eq!(lab.origin.connections(), 0);

@@ -7,8 +7,8 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::api::{get, post_fetch};
 use common::Lab;
+use common::api::{get, post_fetch};
 use http::StatusCode;
 use portcullis::config::CallerConfig;
 use portcullis::kind::Kind;
@@ -67,14 +67,23 @@ async fn valid_verdict_verifies_with_an_independent_jose_library() {
     let decoded = jsonwebtoken::decode::<serde_json::Value>(jws, &key, &validation).unwrap();
     assert_eq!(decoded.claims["url"], url);
     assert_eq!(decoded.claims["kind"], "jwks");
-    assert_eq!(decoded.claims["fetch"]["address"], format!("127.0.0.2:{}", lab.port()));
+    assert_eq!(
+        decoded.claims["fetch"]["address"],
+        format!("127.0.0.2:{}", lab.port())
+    );
     assert_eq!(decoded.claims, value["claims"]);
-    assert!(decoded.claims["document"]["keys"].as_array().is_some_and(|k| !k.is_empty()));
+    assert!(
+        decoded.claims["document"]["keys"]
+            .as_array()
+            .is_some_and(|k| !k.is_empty())
+    );
 
     // A tampered payload does not verify.
     let mut parts: Vec<String> = jws.split('.').map(str::to_owned).collect();
     parts[1] = parts[1].replacen('e', "f", 1);
-    assert!(jsonwebtoken::decode::<serde_json::Value>(&parts.join("."), &key, &validation).is_err());
+    assert!(
+        jsonwebtoken::decode::<serde_json::Value>(&parts.join("."), &key, &validation).is_err()
+    );
 }
 
 #[tokio::test]
@@ -107,16 +116,26 @@ async fn every_error_status_has_its_code() {
     let limited = post_fetch(svc.addr, Some(TOKEN), &body(&url, "jwks")).await;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(limited.json()["error"], "rate_limited_caller");
-    let retry: u64 = limited.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = limited.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(retry >= 1);
 
     assert_eq!(get(svc.addr, "/nope").await.status, StatusCode::NOT_FOUND);
-    assert_eq!(get(svc.addr, "/v1/fetch").await.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        get(svc.addr, "/v1/fetch").await.status,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
     assert_eq!(get(svc.addr, "/healthz").await.status, StatusCode::OK);
     assert_eq!(get(svc.addr, "/readyz").await.status, StatusCode::OK);
     let metrics = get(svc.addr, "/metrics").await;
     assert_eq!(metrics.status, StatusCode::OK);
-    assert!(String::from_utf8_lossy(&metrics.body).contains("portcullis_rate_limited_total{scope=\"caller\"} 1"));
+    assert!(
+        String::from_utf8_lossy(&metrics.body)
+            .contains("portcullis_rate_limited_total{scope=\"caller\"} 1")
+    );
 }
 
 #[tokio::test]
@@ -127,9 +146,17 @@ async fn blocked_and_unreachable_are_verdicts_not_errors() {
     assert_eq!(blocked.status, StatusCode::OK);
     assert_eq!(blocked.json()["claims"]["outcome"], "blocked");
     assert!(blocked.json()["verdict"].is_string());
-    let unreachable = post_fetch(svc.addr, None, &body(&lab.url("good.test", "/missing"), "jwks")).await;
+    let unreachable = post_fetch(
+        svc.addr,
+        None,
+        &body(&lab.url("good.test", "/missing"), "jwks"),
+    )
+    .await;
     assert_eq!(unreachable.json()["claims"]["outcome"], "unreachable");
-    assert_eq!(unreachable.json()["claims"]["problems"][0]["code"], "status_not_ok");
+    assert_eq!(
+        unreachable.json()["claims"]["problems"][0]["code"],
+        "status_not_ok"
+    );
 }
 
 #[tokio::test]
@@ -148,24 +175,40 @@ async fn valid_verdicts_are_cached_until_they_expire() {
     assert_eq!(first["claims"]["outcome"], "valid");
     assert_eq!(second["claims"]["sha256"], first["claims"]["sha256"]);
     assert_ne!(second["claims"]["jti"], first["claims"]["jti"]);
-    assert_eq!(lab.origin.hits_for("/jwks.json"), 1, "second answer came from the cache");
+    assert_eq!(
+        lab.origin.hits_for("/jwks.json"),
+        1,
+        "second answer came from the cache"
+    );
     tokio::time::sleep(Duration::from_millis(1_200)).await;
     let third = post_fetch(svc.addr, None, &request).await.json();
     assert_eq!(third["claims"]["outcome"], "valid");
-    assert_eq!(lab.origin.hits_for("/jwks.json"), 2, "expired entry was fetched again");
+    assert_eq!(
+        lab.origin.hits_for("/jwks.json"),
+        2,
+        "expired entry was fetched again"
+    );
     let metrics = String::from_utf8_lossy(&get(svc.addr, "/metrics").await.body).to_string();
-    assert!(metrics.contains("portcullis_cache_hits_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("portcullis_cache_hits_total 1"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
 async fn failures_are_cached_only_for_the_negative_ttl() {
     let lab = Lab::start().await;
-    lab.origin.route("/broken.json", Route::json(r#"{"keys": "nope"}"#));
-    lab.origin.route("/client.json", Route::json(r#"{"client_id": "wrong"}"#));
+    lab.origin
+        .route("/broken.json", Route::json(r#"{"keys": "nope"}"#));
+    lab.origin
+        .route("/client.json", Route::json(r#"{"client_id": "wrong"}"#));
     let svc = lab.serve(|c| c.cache.negative_ttl_s = 1).await;
     let jwks = body(&lab.url("good.test", "/broken.json"), "jwks");
     for _ in 0..2 {
-        assert_eq!(post_fetch(svc.addr, None, &jwks).await.json()["claims"]["outcome"], "invalid");
+        assert_eq!(
+            post_fetch(svc.addr, None, &jwks).await.json()["claims"]["outcome"],
+            "invalid"
+        );
     }
     assert_eq!(lab.origin.hits_for("/broken.json"), 1);
     tokio::time::sleep(Duration::from_millis(1_200)).await;
@@ -175,7 +218,10 @@ async fn failures_are_cached_only_for_the_negative_ttl() {
     // CIMD failures are never cached (negative_ttl_client_metadata_s = 0).
     let cimd = body(&lab.url("good.test", "/client.json"), "client_metadata");
     for _ in 0..3 {
-        assert_eq!(post_fetch(svc.addr, None, &cimd).await.json()["claims"]["outcome"], "invalid");
+        assert_eq!(
+            post_fetch(svc.addr, None, &cimd).await.json()["claims"]["outcome"],
+            "invalid"
+        );
     }
     assert_eq!(lab.origin.hits_for("/client.json"), 3);
 }
@@ -202,7 +248,8 @@ async fn a_thousand_identical_requests_cause_one_fetch() {
                 )
                 .await
                 .unwrap();
-            serde_json::from_slice::<serde_json::Value>(&reply).unwrap()["claims"]["outcome"].clone()
+            serde_json::from_slice::<serde_json::Value>(&reply).unwrap()["claims"]["outcome"]
+                .clone()
         }));
     }
     for task in tasks {
@@ -214,7 +261,9 @@ async fn a_thousand_identical_requests_cause_one_fetch() {
     for _ in 0..50 {
         let addr = svc.addr;
         let request = body(&url, "jwks");
-        http.push(tokio::spawn(async move { post_fetch(addr, None, &request).await.status }));
+        http.push(tokio::spawn(async move {
+            post_fetch(addr, None, &request).await.status
+        }));
     }
     for t in http {
         assert_eq!(t.await.unwrap(), StatusCode::OK);
@@ -234,9 +283,24 @@ async fn target_host_rate_limit_protects_the_origin() {
             c.rate.per_target_host_burst = 2;
         })
         .await;
-    let a = post_fetch(svc.addr, None, &body(&lab.url("good.test", "/a.json"), "jwks")).await;
-    let b = post_fetch(svc.addr, None, &body(&lab.url("good.test", "/b.json"), "jwks")).await;
-    let c = post_fetch(svc.addr, None, &body(&lab.url("good.test", "/c.json"), "jwks")).await;
+    let a = post_fetch(
+        svc.addr,
+        None,
+        &body(&lab.url("good.test", "/a.json"), "jwks"),
+    )
+    .await;
+    let b = post_fetch(
+        svc.addr,
+        None,
+        &body(&lab.url("good.test", "/b.json"), "jwks"),
+    )
+    .await;
+    let c = post_fetch(
+        svc.addr,
+        None,
+        &body(&lab.url("good.test", "/c.json"), "jwks"),
+    )
+    .await;
     assert_eq!((a.status, b.status), (StatusCode::OK, StatusCode::OK));
     assert_eq!(c.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(c.json()["error"], "rate_limited_target_host");
@@ -244,7 +308,12 @@ async fn target_host_rate_limit_protects_the_origin() {
     assert_eq!(lab.origin.hits_for("/c.json"), 0);
     // Another host is not affected.
     lab.origin.route("/d.json", Route::json(JWKS));
-    let d = post_fetch(svc.addr, None, &body(&lab.url("alt.test", "/d.json"), "jwks")).await;
+    let d = post_fetch(
+        svc.addr,
+        None,
+        &body(&lab.url("alt.test", "/d.json"), "jwks"),
+    )
+    .await;
     assert_eq!(d.status, StatusCode::OK);
 }
 
@@ -263,7 +332,12 @@ async fn concurrency_bound_answers_503_when_the_queue_is_full() {
     let first_url = body(&lab.url("good.test", "/slow1.json"), "jwks");
     let first = tokio::spawn(async move { post_fetch(addr, None, &first_url).await.status });
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let second = post_fetch(svc.addr, None, &body(&lab.url("good.test", "/slow2.json"), "jwks")).await;
+    let second = post_fetch(
+        svc.addr,
+        None,
+        &body(&lab.url("good.test", "/slow2.json"), "jwks"),
+    )
+    .await;
     assert_eq!(second.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(second.json()["error"], "overloaded");
     assert_eq!(first.await.unwrap(), StatusCode::OK);
@@ -282,7 +356,10 @@ async fn shutdown_lets_the_request_in_flight_finish() {
     let reply = in_flight.await.unwrap();
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.json()["claims"]["outcome"], "valid");
-    tokio::time::timeout(Duration::from_secs(5), &mut svc.handle).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(5), &mut svc.handle)
+        .await
+        .unwrap()
+        .unwrap();
     #[allow(clippy::disallowed_methods)] // loopback: the stopped service
     let refused = tokio::net::TcpStream::connect(addr).await;
     assert!(refused.is_err(), "listener closed after shutdown");

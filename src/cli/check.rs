@@ -21,13 +21,23 @@ fn parse_expect(pairs: &[String]) -> Result<Expect, String> {
         match pair.split_once('=') {
             Some(("resource", v)) => expect.resource = Some(v.to_owned()),
             Some(("issuer", v)) => expect.issuer = Some(v.to_owned()),
-            _ => return Err(format!("--expect takes resource=URL or issuer=URL, not {pair:?}")),
+            _ => {
+                return Err(format!(
+                    "--expect takes resource=URL or issuer=URL, not {pair:?}"
+                ));
+            }
         }
     }
     Ok(expect)
 }
 
-pub async fn run(url: &str, kind: Kind, expect: &[String], config: Option<&Path>, json: bool) -> u8 {
+pub async fn run(
+    url: &str,
+    kind: Kind,
+    expect: &[String],
+    config: Option<&Path>,
+    json: bool,
+) -> u8 {
     let expect = match parse_expect(expect) {
         Ok(e) => e,
         Err(e) => return usage_error(e),
@@ -36,7 +46,9 @@ pub async fn run(url: &str, kind: Kind, expect: &[String], config: Option<&Path>
         Ok(c) => c,
         Err(e) => return usage_error(e),
     };
-    let fetcher = match assemble::build_policy(&config, &[]).and_then(|p| assemble::build_fetcher(&config, p)) {
+    let fetcher = match assemble::build_policy(&config, &[])
+        .and_then(|p| assemble::build_fetcher(&config, p))
+    {
         Ok(f) => f,
         Err(e) => return usage_error(e),
     };
@@ -99,14 +111,24 @@ fn print_summary(claims: &Claims) {
             println!("address:  {address}");
         }
         if let Some(status) = fetch.status {
-            println!("status:   {status} ({} bytes, {} ms)", fetch.bytes, fetch.elapsed_ms);
+            println!(
+                "status:   {status} ({} bytes, {} ms)",
+                fetch.bytes, fetch.elapsed_ms
+            );
         }
         for hop in &fetch.redirects {
             println!("redirect: {} {} -> {}", hop.status, hop.from, hop.to);
         }
     }
     for problem in &claims.problems {
-        let at = problem.at.as_deref().map(|a| format!(" at {a}")).unwrap_or_default();
-        println!("{:?}: {}{at}: {}", problem.severity, problem.code, problem.detail);
+        let at = problem
+            .at
+            .as_deref()
+            .map(|a| format!(" at {a}"))
+            .unwrap_or_default();
+        println!(
+            "{:?}: {}{at}: {}",
+            problem.severity, problem.code, problem.detail
+        );
     }
 }

@@ -62,8 +62,14 @@ async fn start_lab() -> Result<Lab, DemoError> {
     for name in NAMES {
         dns.set(name, DnsBehavior::Addresses(vec![origin_ip]));
     }
-    dns.set("metadata.demo.test", DnsBehavior::Addresses(vec![IpAddr::from([169, 254, 169, 254])]));
-    dns.set("intranet.demo.test", DnsBehavior::Addresses(vec![IpAddr::from([10, 0, 0, 5])]));
+    dns.set(
+        "metadata.demo.test",
+        DnsBehavior::Addresses(vec![IpAddr::from([169, 254, 169, 254])]),
+    );
+    dns.set(
+        "intranet.demo.test",
+        DnsBehavior::Addresses(vec![IpAddr::from([10, 0, 0, 5])]),
+    );
     dns.set(
         "mixed.demo.test",
         DnsBehavior::Addresses(vec![origin_ip, IpAddr::from([127, 0, 0, 1])]),
@@ -100,7 +106,10 @@ async fn start_lab() -> Result<Lab, DemoError> {
             .to_string(),
         ),
     );
-    origin.route("/jwks.json", Route::response(200, "application/jwk-set+json", &[], DEMO_JWKS));
+    origin.route(
+        "/jwks.json",
+        Route::response(200, "application/jwk-set+json", &[], DEMO_JWKS),
+    );
     let issuer = base("as.demo.test");
     origin.route(
         "/.well-known/oauth-authorization-server",
@@ -117,7 +126,10 @@ async fn start_lab() -> Result<Lab, DemoError> {
             .to_string(),
         ),
     );
-    origin.route("/go", Route::redirect(302, &format!("https://127.0.0.1:{port}/admin")));
+    origin.route(
+        "/go",
+        Route::redirect(302, &format!("https://127.0.0.1:{port}/admin")),
+    );
     origin.route(
         "/drip.json",
         Route::Drip {
@@ -131,7 +143,10 @@ async fn start_lab() -> Result<Lab, DemoError> {
         "/big.json",
         Route::Raw(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2000000000\r\n\r\n{".to_vec()),
     );
-    origin.route("/dup.json", Route::json(r#"{"keys":[],"keys":[{"kty":"oct","k":"AAAA"}]}"#));
+    origin.route(
+        "/dup.json",
+        Route::json(r#"{"keys":[],"keys":[{"kty":"oct","k":"AAAA"}]}"#),
+    );
 
     let mut config = Config::default();
     config.resolver.nameservers = vec![dns.addr()];
@@ -145,7 +160,10 @@ async fn start_lab() -> Result<Lab, DemoError> {
         "ports = [443, {port}]\n\n[[ranges]]\ncidr = \"127.0.0.2/32\"\naction = \"allow\"\nreason = \"operator_rule\"\nsource = \"demo origin\"\n"
     );
     let policy = Policy::new(
-        vec![RulesFile::embedded_default(), RulesFile::parse(&rules, "demo")?],
+        vec![
+            RulesFile::embedded_default(),
+            RulesFile::parse(&rules, "demo")?,
+        ],
         PolicyOptions::default(),
     )?
     .with_self_addresses(portcullis::fetch::self_addrs::interface_addresses());
@@ -168,23 +186,81 @@ pub async fn run() -> u8 {
     };
     let p = lab.port;
     let cases: Vec<(String, Kind, &str)> = vec![
-        (format!("https://app.demo.test:{p}/oauth/client.json"), Kind::ClientMetadata, "a good client metadata document"),
-        (format!("https://app.demo.test:{p}/oauth/secret.json"), Kind::ClientMetadata, "a CIMD with a shared secret"),
-        (format!("https://keys.demo.test:{p}/jwks.json"), Kind::Jwks, "a real provider's JWK Set"),
-        (format!("https://keys.demo.test:{p}/dup.json"), Kind::Jwks, "duplicate keys and a secret key"),
-        (format!("https://as.demo.test:{p}/.well-known/oauth-authorization-server"), Kind::AuthorizationServerMetadata, "authorization server metadata"),
-        (format!("https://metadata.demo.test:{p}/latest/meta-data/"), Kind::Json, "a name resolving to 169.254.169.254"),
-        (format!("https://intranet.demo.test:{p}/admin"), Kind::Json, "a name resolving to 10.0.0.5"),
-        (format!("https://mixed.demo.test:{p}/doc.json"), Kind::Json, "one good and one loopback answer"),
-        ("https://[::ffff:169.254.169.254]/latest/meta-data/".to_owned(), Kind::Json, "metadata IP inside IPv6"),
-        (format!("https://0x7f.1:{p}/"), Kind::Json, "hex spelling of 127.0.0.1"),
-        (format!("https://redirect.demo.test:{p}/go"), Kind::Json, "a redirect to https://127.0.0.1"),
-        (format!("http://app.demo.test:{p}/oauth/client.json"), Kind::ClientMetadata, "plain http"),
-        (format!("https://slow.demo.test:{p}/drip.json"), Kind::Json, "a server dripping 10 bytes / 100 ms"),
-        (format!("https://big.demo.test:{p}/big.json"), Kind::Json, "a server announcing 2 GB"),
+        (
+            format!("https://app.demo.test:{p}/oauth/client.json"),
+            Kind::ClientMetadata,
+            "a good client metadata document",
+        ),
+        (
+            format!("https://app.demo.test:{p}/oauth/secret.json"),
+            Kind::ClientMetadata,
+            "a CIMD with a shared secret",
+        ),
+        (
+            format!("https://keys.demo.test:{p}/jwks.json"),
+            Kind::Jwks,
+            "a real provider's JWK Set",
+        ),
+        (
+            format!("https://keys.demo.test:{p}/dup.json"),
+            Kind::Jwks,
+            "duplicate keys and a secret key",
+        ),
+        (
+            format!("https://as.demo.test:{p}/.well-known/oauth-authorization-server"),
+            Kind::AuthorizationServerMetadata,
+            "authorization server metadata",
+        ),
+        (
+            format!("https://metadata.demo.test:{p}/latest/meta-data/"),
+            Kind::Json,
+            "a name resolving to 169.254.169.254",
+        ),
+        (
+            format!("https://intranet.demo.test:{p}/admin"),
+            Kind::Json,
+            "a name resolving to 10.0.0.5",
+        ),
+        (
+            format!("https://mixed.demo.test:{p}/doc.json"),
+            Kind::Json,
+            "one good and one loopback answer",
+        ),
+        (
+            "https://[::ffff:169.254.169.254]/latest/meta-data/".to_owned(),
+            Kind::Json,
+            "metadata IP inside IPv6",
+        ),
+        (
+            format!("https://0x7f.1:{p}/"),
+            Kind::Json,
+            "hex spelling of 127.0.0.1",
+        ),
+        (
+            format!("https://redirect.demo.test:{p}/go"),
+            Kind::Json,
+            "a redirect to https://127.0.0.1",
+        ),
+        (
+            format!("http://app.demo.test:{p}/oauth/client.json"),
+            Kind::ClientMetadata,
+            "plain http",
+        ),
+        (
+            format!("https://slow.demo.test:{p}/drip.json"),
+            Kind::Json,
+            "a server dripping 10 bytes / 100 ms",
+        ),
+        (
+            format!("https://big.demo.test:{p}/big.json"),
+            Kind::Json,
+            "a server announcing 2 GB",
+        ),
     ];
-    println!("Portcullis demo: DNS on 127.0.0.1, TLS origin on 127.0.0.2:{p}, nothing leaves this machine.\n");
-    println!("{:<12} {:<8} {:<36} {}", "outcome", "ms", "case", "problem codes");
+    println!(
+        "Portcullis demo: DNS on 127.0.0.1, TLS origin on 127.0.0.2:{p}, nothing leaves this machine.\n"
+    );
+    println!("{:<12} {:<8} {:<36} problem codes", "outcome", "ms", "case");
     println!("{}", "-".repeat(100));
     for (url, kind, what) in cases {
         let started = Instant::now();
@@ -215,6 +291,8 @@ pub async fn run() -> u8 {
             codes.join(", ")
         );
     }
-    println!("\nEvery answer above is a signed verdict (JWS, EdDSA); keys: GET /v1/keys when serving.");
+    println!(
+        "\nEvery answer above is a signed verdict (JWS, EdDSA); keys: GET /v1/keys when serving."
+    );
     EXIT_OK
 }

@@ -17,7 +17,9 @@ pub async fn run(target: &str, config: Option<&Path>, json: bool) -> u8 {
         Ok(c) => c,
         Err(e) => return usage_error(e),
     };
-    let fetcher = match assemble::build_policy(&config, &[]).and_then(|p| assemble::build_fetcher(&config, p)) {
+    let fetcher = match assemble::build_policy(&config, &[])
+        .and_then(|p| assemble::build_fetcher(&config, p))
+    {
         Ok(f) => f,
         Err(e) => return usage_error(e),
     };
@@ -70,7 +72,10 @@ pub async fn run(target: &str, config: Option<&Path>, json: bool) -> u8 {
         if let Decision::Block(reason) = d.decision
             && !problems.iter().any(|p| p.code == reason.code())
         {
-            problems.push(Problem::error(reason.code(), format!("{} is blocked ({})", d.ip, reason.code())));
+            problems.push(Problem::error(
+                reason.code(),
+                format!("{} is blocked ({})", d.ip, reason.code()),
+            ));
         }
     }
     let blocked = problems.iter().any(Problem::is_error);

@@ -21,6 +21,11 @@ pub fn run(out: &Path, alg: &str) -> u8 {
     if let Err(e) = write_key_file(out, &pem) {
         return usage_error(e);
     }
-    eprintln!("wrote {} key {} to {}", key.jws_alg(), key.kid(), out.display());
+    eprintln!(
+        "wrote {} key {} to {}",
+        key.jws_alg(),
+        key.kid(),
+        out.display()
+    );
     EXIT_OK
 }

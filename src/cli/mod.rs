@@ -20,7 +20,11 @@ pub const EXIT_NOT_OK: u8 = 1;
 pub const EXIT_USAGE: u8 = 2;
 
 #[derive(Parser, Debug)]
-#[command(name = "portcullis", version, about = "Hardened egress fetcher and metadata validator for OAuth/MCP authorization servers")]
+#[command(
+    name = "portcullis",
+    version,
+    about = "Hardened egress fetcher and metadata validator for OAuth/MCP authorization servers"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -85,7 +89,11 @@ pub async fn run(cli: Cli) -> u8 {
             config,
             json,
         } => check::run(&url, kind, &expect, config.as_deref(), json).await,
-        Command::Explain { target, config, json } => explain::run(&target, config.as_deref(), json).await,
+        Command::Explain {
+            target,
+            config,
+            json,
+        } => explain::run(&target, config.as_deref(), json).await,
         Command::Serve { config } => serve::run(config.as_deref()).await,
         Command::Keygen { out, alg } => keygen::run(&out, &alg),
         Command::Demo => demo::run().await,

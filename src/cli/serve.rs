@@ -20,14 +20,19 @@ fn init_logging() {
 async fn start(config_path: Option<&Path>) -> Result<(Arc<App>, Listeners), StartError> {
     let config = assemble::load_config(config_path)?;
     let listeners = Listeners::bind(&config.server).await?;
-    let own = listeners.tcp_addr().map(|a| vec![a.ip()]).unwrap_or_default();
+    let own = listeners
+        .tcp_addr()
+        .map(|a| vec![a.ip()])
+        .unwrap_or_default();
     let policy = assemble::build_policy(&config, &own)?;
     let fetcher = assemble::build_fetcher(&config, policy)?;
     let audit = assemble::audit_sink(&config.audit)?;
     let server_config = config.server.clone();
     let service = assemble::build_service(config, fetcher, audit)?;
     if server_config.callers.is_empty() {
-        tracing::warn!("no [[server.callers]] configured: requests are not authenticated; listening on loopback only");
+        tracing::warn!(
+            "no [[server.callers]] configured: requests are not authenticated; listening on loopback only"
+        );
     }
     Ok((Arc::new(App::new(service, server_config)), listeners))
 }

@@ -186,7 +186,8 @@ pub struct Fetcher {
 
 /// Problem code when the connection guard refuses an address the policy allowed: a
 /// policy regression caught by the second lock (tests and the demo use loopback only).
-pub const CONNECT_GUARD_REFUSED: crate::problem::Code = crate::problem::Code::new("connect_guard_refused");
+pub const CONNECT_GUARD_REFUSED: crate::problem::Code =
+    crate::problem::Code::new("connect_guard_refused");
 
 struct Run {
     report: FetchReport,
@@ -444,7 +445,10 @@ impl Fetcher {
                 FetchStatus::Unreachable,
                 vec![Problem::error(
                     CONNECT_GUARD_REFUSED,
-                    format!("{} passed the policy but is outside the connection guard", refused.ip()),
+                    format!(
+                        "{} passed the policy but is outside the connection guard",
+                        refused.ip()
+                    ),
                 )],
             );
         }

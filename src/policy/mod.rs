@@ -157,4 +157,7 @@ impl Policy {
     pub fn check_addrs(&self, addrs: &[IpAddr]) -> AddrCheck {
         todo!()
     }
+    pub fn url_problems(&self, raw: &str) -> Vec<Problem> {
+        todo!()
+    }
 }

@@ -115,16 +115,28 @@ mod tests {
 
     #[test]
     fn right_token_names_the_caller() {
-        assert_eq!(callers().authenticate(Some(b"Bearer secret-two")).unwrap(), "as-2");
+        assert_eq!(
+            callers().authenticate(Some(b"Bearer secret-two")).unwrap(),
+            "as-2"
+        );
     }
 
     #[test]
     fn wrong_missing_and_malformed_tokens_are_refused() {
         let c = callers();
         assert_eq!(c.authenticate(None), Err(AuthError::MissingToken));
-        assert_eq!(c.authenticate(Some(b"Basic abc")), Err(AuthError::MissingToken));
-        assert_eq!(c.authenticate(Some(b"Bearer secret-three")), Err(AuthError::InvalidToken));
-        assert_eq!(c.authenticate(Some(b"Bearer ")), Err(AuthError::InvalidToken));
+        assert_eq!(
+            c.authenticate(Some(b"Basic abc")),
+            Err(AuthError::MissingToken)
+        );
+        assert_eq!(
+            c.authenticate(Some(b"Bearer secret-three")),
+            Err(AuthError::InvalidToken)
+        );
+        assert_eq!(
+            c.authenticate(Some(b"Bearer ")),
+            Err(AuthError::InvalidToken)
+        );
     }
 
     #[test]

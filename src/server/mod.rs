@@ -35,7 +35,9 @@ use auth::Callers;
 #[non_exhaustive]
 pub enum ServeError {
     /// Listening without callers on a non-loopback address would expose an open fetcher.
-    #[error("refusing to listen on non-loopback {0} without [[server.callers]]: configure callers or listen on loopback")]
+    #[error(
+        "refusing to listen on non-loopback {0} without [[server.callers]]: configure callers or listen on loopback"
+    )]
     OpenOnNonLoopback(SocketAddr),
     /// Binding failed.
     #[error("cannot listen on {addr}: {why}")]
@@ -60,12 +62,14 @@ fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Body
 fn bytes_response(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Body> {
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static(content_type));
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(content_type),
+    );
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
     response
 }
 
@@ -126,12 +130,17 @@ impl App {
                 if self.ready.load(Ordering::SeqCst) {
                     json_response(StatusCode::OK, &json!({"status": "ready"}))
                 } else {
-                    json_response(StatusCode::SERVICE_UNAVAILABLE, &json!({"status": "shutting_down"}))
+                    json_response(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        &json!({"status": "shutting_down"}),
+                    )
                 }
             }
-            (_, "/v1/fetch" | "/v1/keys" | "/metrics" | "/healthz" | "/readyz") => {
-                error_response(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed")
-            }
+            (_, "/v1/fetch" | "/v1/keys" | "/metrics" | "/healthz" | "/readyz") => error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "method not allowed",
+            ),
             _ => error_response(StatusCode::NOT_FOUND, "not_found", "no such route"),
         }
     }
@@ -144,10 +153,12 @@ impl App {
         let caller = match self.callers.authenticate(authorization.as_deref()) {
             Ok(caller) => caller,
             Err(e) => {
-                let mut response = error_response(StatusCode::UNAUTHORIZED, e.code(), &e.to_string());
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
+                let mut response =
+                    error_response(StatusCode::UNAUTHORIZED, e.code(), &e.to_string());
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static("Bearer"),
+                );
                 return response;
             }
         };
@@ -191,14 +202,20 @@ impl App {
                 );
             }
             Ok(Err(e)) => {
-                if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some()
+                {
                     return error_response(
                         StatusCode::PAYLOAD_TOO_LARGE,
                         "request_too_large",
                         &format!("request body is limited to {max} bytes"),
                     );
                 }
-                return error_response(StatusCode::BAD_REQUEST, "invalid_request", "cannot read request body");
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "cannot read request body",
+                );
             }
             Ok(Ok(collected)) => collected.to_bytes(),
         };
@@ -237,10 +254,14 @@ impl Listeners {
     pub async fn bind(config: &ServerConfig) -> Result<Listeners, ServeError> {
         check_listen(config)?;
         let tcp = if config.listen_tcp {
-            Some(TcpListener::bind(config.listen).await.map_err(|e| ServeError::Bind {
-                addr: config.listen.to_string(),
-                why: e.to_string(),
-            })?)
+            Some(
+                TcpListener::bind(config.listen)
+                    .await
+                    .map_err(|e| ServeError::Bind {
+                        addr: config.listen.to_string(),
+                        why: e.to_string(),
+                    })?,
+            )
         } else {
             None
         };
@@ -333,13 +354,21 @@ pub async fn serve(app: Arc<App>, listeners: Listeners, shutdown: impl Future<Ou
     app.ready.store(false, Ordering::SeqCst);
     drop(tcp);
     drop(unix);
-    tracing::info!(grace_ms = grace.as_millis() as u64, "shutting down: no new connections, finishing in-flight requests");
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+    tracing::info!(
+        grace_ms = grace.as_millis() as u64,
+        "shutting down: no new connections, finishing in-flight requests"
+    );
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("shutdown grace period passed with requests still in flight");
     }
 }
 
-async fn accept_tcp(listener: Option<&TcpListener>) -> std::io::Result<(tokio::net::TcpStream, SocketAddr)> {
+async fn accept_tcp(
+    listener: Option<&TcpListener>,
+) -> std::io::Result<(tokio::net::TcpStream, SocketAddr)> {
     match listener {
         Some(l) => l.accept().await,
         None => std::future::pending().await,
@@ -360,13 +389,14 @@ pub async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

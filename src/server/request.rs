@@ -47,10 +47,13 @@ pub fn parse_fetch_request(body: &[u8]) -> Result<FetchApiRequest, RequestError>
         code: "invalid_request",
         detail: format!("request body is not a valid fetch request: {e}"),
     })?;
-    let too_long = [request.expect.resource.as_deref(), request.expect.issuer.as_deref()]
-        .into_iter()
-        .flatten()
-        .any(|v| v.len() > MAX_EXPECT_BYTES);
+    let too_long = [
+        request.expect.resource.as_deref(),
+        request.expect.issuer.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .any(|v| v.len() > MAX_EXPECT_BYTES);
     if too_long {
         return Err(RequestError {
             code: "invalid_request",

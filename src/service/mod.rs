@@ -76,10 +76,18 @@ fn unix_now() -> u64 {
 
 impl Service {
     /// Assembles the service.
-    pub fn new(fetcher: Fetcher, config: Arc<Config>, keys: KeyRing, telemetry: Arc<Telemetry>) -> Service {
+    pub fn new(
+        fetcher: Fetcher,
+        config: Arc<Config>,
+        keys: KeyRing,
+        telemetry: Arc<Telemetry>,
+    ) -> Service {
         let jwks_json = Bytes::from(serde_json::to_vec(&keys.jwks()).unwrap_or_default());
         Service {
-            cache: Mutex::new(VerdictCache::new(config.cache.max_entries, config.cache.max_bytes)),
+            cache: Mutex::new(VerdictCache::new(
+                config.cache.max_entries,
+                config.cache.max_bytes,
+            )),
             flights: SingleFlight::default(),
             admission: Admission::new(&config.rate, &config.limits),
             fetcher,
@@ -102,24 +110,35 @@ impl Service {
         }
         self.telemetry.observe_queue(
             self.admission.waiting(),
-            self.admission.in_flight(self.config.limits.max_concurrent_fetches),
+            self.admission
+                .in_flight(self.config.limits.max_concurrent_fetches),
         );
         self.telemetry.render()
     }
 
     /// Layer 1: the caller's request rate.
     pub fn admit_caller(&self, caller: &str) -> Result<(), Refusal> {
-        self.admission.admit_caller(caller).inspect_err(|r| self.telemetry.rate_limited(r.scope()))
+        self.admission
+            .admit_caller(caller)
+            .inspect_err(|r| self.telemetry.rate_limited(r.scope()))
     }
 
     /// Answers one fetch request with a signed verdict (as the JSON reply body).
-    pub async fn verdict(self: &Arc<Self>, caller: &str, request: FetchApiRequest) -> Result<Bytes, Refusal> {
+    pub async fn verdict(
+        self: &Arc<Self>,
+        caller: &str,
+        request: FetchApiRequest,
+    ) -> Result<Bytes, Refusal> {
         let key = FetchKey {
             kind: request.kind,
             url: request.url,
             expect: request.expect,
         };
-        let cached = self.cache.lock().ok().map(|mut c| c.get(&key, Instant::now()));
+        let cached = self
+            .cache
+            .lock()
+            .ok()
+            .map(|mut c| c.get(&key, Instant::now()));
         let (settled, cache_hit) = match cached {
             Some(Lookup::Hit(settled)) => {
                 self.telemetry.cache_hit();
@@ -131,7 +150,9 @@ impl Service {
                 let flight_key = key.clone();
                 let (produced, role) = self
                     .flights
-                    .run(key.clone(), move || async move { this.produce(flight_key).await })
+                    .run(key.clone(), move || async move {
+                        this.produce(flight_key).await
+                    })
                     .await;
                 if role == Role::Joined {
                     self.telemetry.single_flight_join();
@@ -149,7 +170,13 @@ impl Service {
             }
         };
         let reply = self.sign(caller, &key, &settled);
-        self.telemetry.audit(&AuditRecord::new(caller, &key.url, key.kind, &settled.judgement, cache_hit));
+        self.telemetry.audit(&AuditRecord::new(
+            caller,
+            &key.url,
+            key.kind,
+            &settled.judgement,
+            cache_hit,
+        ));
         Ok(reply)
     }
 
@@ -221,7 +248,12 @@ impl Service {
             }
         };
         self.telemetry.fetch_finished(key.kind, &judgement);
-        let lifetime = ttl::cache_lifetime(key.kind, judgement.outcome, &judgement.cache, &self.config.cache);
+        let lifetime = ttl::cache_lifetime(
+            key.kind,
+            judgement.outcome,
+            &judgement.cache,
+            &self.config.cache,
+        );
         let now = Instant::now();
         let settled = Arc::new(Settled {
             expires_unix: unix_now() + ttl::verdict_lifetime(lifetime),
@@ -231,7 +263,13 @@ impl Service {
             && let Ok(mut cache) = self.cache.lock()
         {
             let bytes = settled.judgement.approx_bytes() + key.url.len();
-            cache.insert(key, settled.clone(), bytes, now + Duration::from_secs(lifetime), now);
+            cache.insert(
+                key,
+                settled.clone(),
+                bytes,
+                now + Duration::from_secs(lifetime),
+                now,
+            );
         }
         Ok(settled)
     }

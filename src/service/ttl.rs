@@ -10,7 +10,12 @@ use crate::kind::{Kind, Outcome};
 pub const UNCACHED_VERDICT_LIFETIME_S: u64 = 60;
 
 /// Seconds to cache a judgement; 0 means do not cache.
-pub fn cache_lifetime(kind: Kind, outcome: Outcome, hints: &CacheHints, cache: &CacheConfig) -> u64 {
+pub fn cache_lifetime(
+    kind: Kind,
+    outcome: Outcome,
+    hints: &CacheHints,
+    cache: &CacheConfig,
+) -> u64 {
     match outcome {
         Outcome::Valid => {
             if hints.no_store {
@@ -57,16 +62,36 @@ mod tests {
     #[test]
     fn valid_lifetime_is_clamped_to_the_bounds() {
         let c = CacheConfig::default();
-        assert_eq!(cache_lifetime(Kind::Jwks, Outcome::Valid, &hints(Some(10), false), &c), c.min_ttl_s);
-        assert_eq!(cache_lifetime(Kind::Jwks, Outcome::Valid, &hints(Some(3_600), false), &c), 3_600);
-        assert_eq!(cache_lifetime(Kind::Jwks, Outcome::Valid, &hints(Some(10_000_000), false), &c), c.max_ttl_s);
-        assert_eq!(cache_lifetime(Kind::Jwks, Outcome::Valid, &hints(None, false), &c), c.min_ttl_s);
+        assert_eq!(
+            cache_lifetime(Kind::Jwks, Outcome::Valid, &hints(Some(10), false), &c),
+            c.min_ttl_s
+        );
+        assert_eq!(
+            cache_lifetime(Kind::Jwks, Outcome::Valid, &hints(Some(3_600), false), &c),
+            3_600
+        );
+        assert_eq!(
+            cache_lifetime(
+                Kind::Jwks,
+                Outcome::Valid,
+                &hints(Some(10_000_000), false),
+                &c
+            ),
+            c.max_ttl_s
+        );
+        assert_eq!(
+            cache_lifetime(Kind::Jwks, Outcome::Valid, &hints(None, false), &c),
+            c.min_ttl_s
+        );
     }
 
     #[test]
     fn no_store_is_not_cached() {
         let c = CacheConfig::default();
-        assert_eq!(cache_lifetime(Kind::Jwks, Outcome::Valid, &hints(Some(3_600), true), &c), 0);
+        assert_eq!(
+            cache_lifetime(Kind::Jwks, Outcome::Valid, &hints(Some(3_600), true), &c),
+            0
+        );
         assert_eq!(verdict_lifetime(0), UNCACHED_VERDICT_LIFETIME_S);
     }
 
@@ -74,8 +99,19 @@ mod tests {
     fn failures_use_the_negative_ttl_and_cimd_failures_are_not_cached() {
         let c = CacheConfig::default();
         for outcome in [Outcome::Invalid, Outcome::Blocked, Outcome::Unreachable] {
-            assert_eq!(cache_lifetime(Kind::Jwks, outcome, &hints(Some(3_600), false), &c), c.negative_ttl_s);
-            assert_eq!(cache_lifetime(Kind::ClientMetadata, outcome, &hints(Some(3_600), false), &c), 0);
+            assert_eq!(
+                cache_lifetime(Kind::Jwks, outcome, &hints(Some(3_600), false), &c),
+                c.negative_ttl_s
+            );
+            assert_eq!(
+                cache_lifetime(
+                    Kind::ClientMetadata,
+                    outcome,
+                    &hints(Some(3_600), false),
+                    &c
+                ),
+                0
+            );
         }
     }
 }

@@ -95,7 +95,13 @@ fn ms(d: std::time::Duration) -> f64 {
 
 impl<'a> AuditRecord<'a> {
     /// Builds the record for one answered request.
-    pub fn new(caller: &'a str, url: &'a str, kind: Kind, j: &'a Judgement, cache_hit: bool) -> AuditRecord<'a> {
+    pub fn new(
+        caller: &'a str,
+        url: &'a str,
+        kind: Kind,
+        j: &'a Judgement,
+        cache_hit: bool,
+    ) -> AuditRecord<'a> {
         let t = &j.timings;
         AuditRecord {
             time_unix_ms: SystemTime::now()

@@ -214,7 +214,9 @@ pub mod api {
     pub async fn send(addr: SocketAddr, request: Request<Full<Bytes>>) -> Reply {
         assert!(addr.ip().is_loopback());
         let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
         tokio::spawn(conn);
         let response = sender.send_request(request).await.unwrap();
         let (parts, body) = response.into_parts();
@@ -233,7 +235,13 @@ pub mod api {
         if let Some(token) = token {
             builder = builder.header("authorization", format!("Bearer {token}"));
         }
-        send(addr, builder.body(Full::new(Bytes::from(body.to_owned()))).unwrap()).await
+        send(
+            addr,
+            builder
+                .body(Full::new(Bytes::from(body.to_owned())))
+                .unwrap(),
+        )
+        .await
     }
 
     pub async fn get(addr: SocketAddr, path: &str) -> Reply {
@@ -266,7 +274,9 @@ impl Lab {
         let mut config = self.config.clone();
         config.server.listen = "127.0.0.1:0".parse().unwrap();
         tweak(&mut config);
-        let listeners = portcullis::server::Listeners::bind(&config.server).await.unwrap();
+        let listeners = portcullis::server::Listeners::bind(&config.server)
+            .await
+            .unwrap();
         let addr = listeners.tcp_addr().unwrap();
         let server_config = config.server.clone();
         let service = assemble::build_service(config, self.fetcher.clone(), audit).unwrap();
