@@ -1,0 +1,399 @@
+//! Parsing of one rules file (`rules/default.toml` or an operator's layer).
+//!
+//! Every struct uses `deny_unknown_fields` and reasons are a closed enum, so a typo is a load
+//! error at start-up, never a silently ignored rule.
+
+use ipnet::IpNet;
+use serde::Deserialize;
+use std::net::IpAddr;
+
+use super::reason::Reason;
+
+/// The embedded default rules, compiled into the binary so the service is safe with no files.
+const DEFAULT_RULES: &str = include_str!("../../rules/default.toml");
+
+/// Schemes a rules file may name; the fetcher speaks nothing else.
+pub const KNOWN_SCHEMES: &[&str] = &["https", "http"];
+
+/// Why a rules file could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RulesError {
+    /// Syntax error, unknown key, unknown reason, bad CIDR or an out-of-range value.
+    #[error("rules file {origin} is not valid: {why}")]
+    Invalid {
+        /// Where the text came from (a path, or `embedded default`).
+        origin: String,
+        /// What is wrong, with the TOML location when known.
+        why: String,
+    },
+}
+
+/// What a range rule does to the addresses it covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Addresses in the range may be connected to (unless the floor or a more specific block
+    /// says otherwise).
+    Allow,
+    /// Addresses in the range are refused with the rule's reason.
+    Block,
+}
+
+/// One `[[ranges]]` entry after parsing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RangeRule {
+    /// The range, with no host bits set.
+    pub net: IpNet,
+    /// Allow or block.
+    pub action: Action,
+    /// Why it is blocked; `None` in the file means `operator_rule` for a block.
+    pub reason: Option<Reason>,
+    /// Where the range comes from (RFC, registry, provider), for `explain` and audits.
+    pub source: Option<String>,
+    /// Free text for humans.
+    pub note: Option<String>,
+}
+
+impl RangeRule {
+    /// The reason reported when this rule blocks.
+    pub fn block_reason(&self) -> Reason {
+        self.reason.unwrap_or(Reason::OperatorRule)
+    }
+}
+
+/// The `[hosts]` table after parsing; patterns are lower-case without a trailing dot.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostRulesFile {
+    /// Names refused: `name` matches exactly, `*.suffix` matches every name below `suffix`.
+    pub block: Vec<String>,
+    /// When any layer lists names here, only matching names are allowed (same syntax).
+    pub allow: Vec<String>,
+    /// Refuse names with a single label (`intranet`, `metadata`); `None` keeps the earlier
+    /// layer's setting.
+    pub block_single_label: Option<bool>,
+}
+
+/// One parsed rules file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RulesFile {
+    origin: String,
+    ranges: Vec<RangeRule>,
+    hosts: HostRulesFile,
+    ports: Option<Vec<u16>>,
+    schemes: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    schemes: Option<Vec<String>>,
+    ports: Option<Vec<u16>>,
+    #[serde(default)]
+    hosts: Option<RawHosts>,
+    #[serde(default)]
+    ranges: Vec<RawRange>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHosts {
+    #[serde(default)]
+    block: Vec<String>,
+    #[serde(default)]
+    allow: Vec<String>,
+    block_single_label: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRange {
+    cidr: String,
+    action: Action,
+    reason: Option<Reason>,
+    source: Option<String>,
+    note: Option<String>,
+}
+
+impl RulesFile {
+    /// Parses and checks one rules file; `origin` only labels errors.
+    pub fn parse(text: &str, origin: &str) -> Result<RulesFile, RulesError> {
+        let bad = |why: String| RulesError::Invalid {
+            origin: origin.to_string(),
+            why,
+        };
+        let raw: RawFile = toml::from_str(text).map_err(|e| bad(e.to_string()))?;
+
+        let mut ranges = Vec::with_capacity(raw.ranges.len());
+        for (i, r) in raw.ranges.into_iter().enumerate() {
+            let net = parse_cidr(&r.cidr).map_err(|why| bad(format!("ranges[{i}]: {why}")))?;
+            if r.action == Action::Allow && r.reason.is_some() {
+                return Err(bad(format!(
+                    "ranges[{i}] ({net}): an allow rule takes no reason; use note"
+                )));
+            }
+            ranges.push(RangeRule {
+                net,
+                action: r.action,
+                reason: r.reason,
+                source: r.source,
+                note: r.note,
+            });
+        }
+
+        let hosts = match raw.hosts {
+            None => HostRulesFile::default(),
+            Some(h) => HostRulesFile {
+                block: normalize_patterns(h.block, "hosts.block").map_err(bad)?,
+                allow: normalize_patterns(h.allow, "hosts.allow").map_err(bad)?,
+                block_single_label: h.block_single_label,
+            },
+        };
+
+        if let Some(ports) = &raw.ports {
+            if ports.is_empty() {
+                return Err(bad("ports must not be empty".into()));
+            }
+            if ports.contains(&0) {
+                return Err(bad("port 0 is not a port".into()));
+            }
+        }
+        let schemes = match raw.schemes {
+            None => None,
+            Some(list) => {
+                if list.is_empty() {
+                    return Err(bad("schemes must not be empty".into()));
+                }
+                let mut out = Vec::with_capacity(list.len());
+                for s in list {
+                    let lower = s.to_ascii_lowercase();
+                    if !KNOWN_SCHEMES.contains(&lower.as_str()) {
+                        return Err(bad(format!(
+                            "scheme {s:?} is not supported (known: {})",
+                            KNOWN_SCHEMES.join(", ")
+                        )));
+                    }
+                    out.push(lower);
+                }
+                Some(out)
+            }
+        };
+
+        Ok(RulesFile {
+            origin: origin.to_string(),
+            ranges,
+            hosts,
+            ports: raw.ports,
+            schemes,
+        })
+    }
+
+    /// The rules embedded in the binary (`rules/default.toml`).
+    ///
+    /// The text is checked by a unit test, so a parse failure here is a build defect; rather
+    /// than panic in production it degrades to a file that only carries the origin, and
+    /// [`Policy`](super::Policy) still enforces the hard-coded floor.
+    pub fn embedded_default() -> RulesFile {
+        RulesFile::parse(DEFAULT_RULES, "embedded default").unwrap_or_else(|_| RulesFile {
+            origin: "embedded default (failed to parse)".into(),
+            ranges: Vec::new(),
+            hosts: HostRulesFile::default(),
+            ports: None,
+            schemes: None,
+        })
+    }
+
+    /// The embedded default rules text, for `explain` and documentation.
+    pub fn embedded_default_text() -> &'static str {
+        DEFAULT_RULES
+    }
+
+    /// Where this file came from.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The `[[ranges]]` entries, in file order.
+    pub fn ranges(&self) -> &[RangeRule] {
+        &self.ranges
+    }
+
+    /// The `[hosts]` table.
+    pub fn hosts(&self) -> &HostRulesFile {
+        &self.hosts
+    }
+
+    /// The `ports` list, when this file sets one (it replaces earlier layers' lists).
+    pub fn ports(&self) -> Option<&[u16]> {
+        self.ports.as_deref()
+    }
+
+    /// The `schemes` list, when this file sets one (it replaces earlier layers' lists).
+    pub fn schemes(&self) -> Option<&[String]> {
+        self.schemes.as_deref()
+    }
+}
+
+/// Parses `a.b.c.d/n`, `x::/n`, or a bare address (a host route). Host bits must be zero:
+/// `10.0.0.5/8` is refused because the author's intent is ambiguous.
+fn parse_cidr(text: &str) -> Result<IpNet, String> {
+    let net = if text.contains('/') {
+        text.parse::<IpNet>()
+            .map_err(|e| format!("{text:?} is not a CIDR range: {e}"))?
+    } else {
+        IpNet::from(
+            text.parse::<IpAddr>()
+                .map_err(|e| format!("{text:?} is not an IP address or CIDR range: {e}"))?,
+        )
+    };
+    if net.trunc() != net {
+        return Err(format!(
+            "{text:?} has host bits set; did you mean {}?",
+            net.trunc()
+        ));
+    }
+    Ok(net)
+}
+
+/// Lower-cases patterns, strips one trailing dot and checks the `name` / `*.suffix` syntax.
+fn normalize_patterns(list: Vec<String>, key: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::with_capacity(list.len());
+    for p in list {
+        let lower = p.trim().to_ascii_lowercase();
+        let lower = lower.strip_suffix('.').unwrap_or(&lower).to_string();
+        let name = lower.strip_prefix("*.").unwrap_or(&lower);
+        let ok = !name.is_empty()
+            && name.split('.').all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && l.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            });
+        if !ok {
+            return Err(format!(
+                "{key}: {p:?} is not a host pattern (use `name` or `*.suffix`, ASCII/punycode)"
+            ));
+        }
+        out.push(lower);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_parses_and_is_documented() {
+        let f = RulesFile::parse(DEFAULT_RULES, "embedded default").unwrap();
+        assert!(f.ranges().len() > 40);
+        for r in f.ranges() {
+            assert!(r.source.is_some(), "{} has no source", r.net);
+            if r.action == Action::Block {
+                assert!(r.reason.is_some(), "{} block has no reason", r.net);
+            }
+        }
+        assert_eq!(f.ports(), Some(&[443u16][..]));
+        assert_eq!(f.schemes(), Some(&["https".to_string()][..]));
+        assert_eq!(f.hosts().block_single_label, Some(true));
+        assert!(f.hosts().block.iter().any(|p| p == "localhost"));
+        assert!(f.hosts().allow.is_empty());
+    }
+
+    #[test]
+    fn default_has_no_duplicate_ranges() {
+        let f = RulesFile::embedded_default();
+        let mut seen = std::collections::HashSet::new();
+        for r in f.ranges() {
+            assert!(seen.insert(r.net), "duplicate {}", r.net);
+        }
+    }
+
+    #[test]
+    fn unknown_key_is_an_error() {
+        let e = RulesFile::parse("[[ranges]]\ncidr = \"10.0.0.0/8\"\naction = \"block\"\nreasn = \"private_use\"\n", "t");
+        assert!(matches!(e, Err(RulesError::Invalid { .. })), "{e:?}");
+        let e = RulesFile::parse("port = [443]\n", "t");
+        assert!(e.is_err());
+        let e = RulesFile::parse("[hosts]\nblocks = [\"x\"]\n", "t");
+        assert!(e.is_err());
+    }
+
+    #[test]
+    fn unknown_reason_is_an_error() {
+        let e = RulesFile::parse(
+            "[[ranges]]\ncidr = \"10.0.0.0/8\"\naction = \"block\"\nreason = \"privat_use\"\n",
+            "t",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("privat_use"), "{e}");
+    }
+
+    #[test]
+    fn unknown_action_is_an_error() {
+        let e = RulesFile::parse("[[ranges]]\ncidr = \"10.0.0.0/8\"\naction = \"deny\"\n", "t");
+        assert!(e.is_err());
+    }
+
+    #[test]
+    fn bad_cidrs_are_errors() {
+        for cidr in ["10.0.0.0/33", "10.0.0/8", "banana", "10.0.0.5/8", "::1/129", "fe80::1/10", ""] {
+            let text = format!("[[ranges]]\ncidr = \"{cidr}\"\naction = \"block\"\n");
+            let e = RulesFile::parse(&text, "ops.toml");
+            assert!(e.is_err(), "{cidr} parsed");
+            assert!(e.unwrap_err().to_string().contains("ops.toml"));
+        }
+    }
+
+    #[test]
+    fn bare_address_is_a_host_route_and_block_defaults_to_operator_rule() {
+        let f = RulesFile::parse("[[ranges]]\ncidr = \"203.0.113.9\"\naction = \"block\"\n", "t")
+            .unwrap();
+        assert_eq!(f.ranges()[0].net, "203.0.113.9/32".parse::<IpNet>().unwrap());
+        assert_eq!(f.ranges()[0].block_reason(), Reason::OperatorRule);
+    }
+
+    #[test]
+    fn allow_with_reason_is_an_error() {
+        let e = RulesFile::parse(
+            "[[ranges]]\ncidr = \"10.0.0.0/8\"\naction = \"allow\"\nreason = \"private_use\"\n",
+            "t",
+        );
+        assert!(e.is_err());
+    }
+
+    #[test]
+    fn ports_and_schemes_are_checked() {
+        assert!(RulesFile::parse("ports = []\n", "t").is_err());
+        assert!(RulesFile::parse("ports = [0]\n", "t").is_err());
+        assert!(RulesFile::parse("ports = [70000]\n", "t").is_err());
+        assert!(RulesFile::parse("schemes = []\n", "t").is_err());
+        assert!(RulesFile::parse("schemes = [\"ftp\"]\n", "t").is_err());
+        let f = RulesFile::parse("schemes = [\"HTTPS\"]\nports = [443, 8443]\n", "t").unwrap();
+        assert_eq!(f.schemes(), Some(&["https".to_string()][..]));
+        assert_eq!(f.ports(), Some(&[443u16, 8443][..]));
+    }
+
+    #[test]
+    fn host_patterns_are_normalized_and_checked() {
+        let f = RulesFile::parse(
+            "[hosts]\nblock = [\"Corp.Example.\", \"*.LAN\"]\nallow = [\"*.example.com\"]\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(f.hosts().block, vec!["corp.example", "*.lan"]);
+        assert_eq!(f.hosts().allow, vec!["*.example.com"]);
+        for bad in ["", "*.", "a..b", "a/b", "*x.example", "a.*.b", "ex ample"] {
+            let text = format!("[hosts]\nblock = [\"{bad}\"]\n");
+            assert!(RulesFile::parse(&text, "t").is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn empty_file_is_fine() {
+        let f = RulesFile::parse("", "t").unwrap();
+        assert!(f.ranges().is_empty());
+        assert_eq!(f.ports(), None);
+        assert_eq!(f.schemes(), None);
+    }
+}
