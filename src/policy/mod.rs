@@ -409,9 +409,6 @@ impl Policy {
     pub fn options(&self) -> &PolicyOptions {
         &self.options
     }
-    pub fn url_problems(&self, raw: &str) -> Vec<Problem> {
-        todo!()
-    }
 }
 
 /// Compile-time proof that a policy can be shared across tasks behind an `Arc`.
