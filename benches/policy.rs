@@ -11,10 +11,16 @@ fn policy_benches(c: &mut Criterion) {
     let policy = Policy::embedded_default(PolicyOptions::default());
     let url = "https://client.example.com/oauth/client-metadata.json";
     let addrs: Vec<IpAddr> = vec![
-        "93.184.215.14".parse().unwrap_or(IpAddr::from([1, 1, 1, 1])),
-        "2606:2800:21f:cb07:6820:80da:af6b:8b2c".parse().unwrap_or(IpAddr::from([1, 1, 1, 1])),
+        "93.184.215.14"
+            .parse()
+            .unwrap_or(IpAddr::from([1, 1, 1, 1])),
+        "2606:2800:21f:cb07:6820:80da:af6b:8b2c"
+            .parse()
+            .unwrap_or(IpAddr::from([1, 1, 1, 1])),
     ];
-    c.bench_function("policy/check_url", |b| b.iter(|| policy.check_url(black_box(url)).is_ok()));
+    c.bench_function("policy/check_url", |b| {
+        b.iter(|| policy.check_url(black_box(url)).is_ok())
+    });
     c.bench_function("policy/check_addrs_2", |b| {
         b.iter(|| policy.check_addrs(black_box(&addrs)).outcome.is_ok())
     });
@@ -24,8 +30,12 @@ fn policy_benches(c: &mut Criterion) {
             ok && policy.check_addrs(black_box(&addrs)).outcome.is_ok()
         })
     });
-    let mapped: IpAddr = "::ffff:169.254.169.254".parse().unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    c.bench_function("policy/classify_embedded_v4", |b| b.iter(|| policy.classify(black_box(mapped))));
+    let mapped: IpAddr = "::ffff:169.254.169.254"
+        .parse()
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+    c.bench_function("policy/classify_embedded_v4", |b| {
+        b.iter(|| policy.classify(black_box(mapped)))
+    });
 }
 
 criterion_group!(benches, policy_benches);

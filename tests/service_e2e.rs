@@ -94,7 +94,7 @@ async fn every_error_status_has_its_code() {
             c.server.callers = callers();
             c.server.max_request_bytes = 512;
             c.rate.per_caller_per_s = 1;
-            c.rate.per_caller_burst = 3;
+            c.rate.per_caller_burst = 2;
         })
         .await;
     let url = lab.url("good.test", "/x");
@@ -112,7 +112,7 @@ async fn every_error_status_has_its_code() {
     assert_eq!(too_large.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(too_large.json()["error"], "request_too_large");
 
-    // burst of 3 used by the three authenticated requests above; the next is limited.
+    // the burst of 2 went to the two authenticated requests above; the next is limited.
     let limited = post_fetch(svc.addr, Some(TOKEN), &body(&url, "jwks")).await;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(limited.json()["error"], "rate_limited_caller");

@@ -157,7 +157,7 @@ async fn start_lab() -> Result<Lab, DemoError> {
     config.limits.first_byte_timeout_ms = 1_000;
     config.audit.enabled = false;
     let rules = format!(
-        "ports = [443, {port}]\n\n[[ranges]]\ncidr = \"127.0.0.2/32\"\naction = \"allow\"\nreason = \"operator_rule\"\nsource = \"demo origin\"\n"
+        "ports = [443, {port}]\n\n[[ranges]]\ncidr = \"127.0.0.2/32\"\naction = \"allow\"\nnote = \"demo origin\"\n"
     );
     let policy = Policy::new(
         vec![

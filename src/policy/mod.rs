@@ -179,14 +179,12 @@ impl Policy {
     /// is not added implicitly). Ranges and host lists add up; a later `ports` or `schemes`
     /// list replaces an earlier one.
     pub fn new(layers: Vec<RulesFile>, options: PolicyOptions) -> Result<Policy, RulesError> {
-        let mut table = RangeTable::build(
-            layers
-                .iter()
-                .enumerate()
-                .map(|(i, l)| (i, l.ranges())),
-        );
+        let mut table = RangeTable::build(layers.iter().enumerate().map(|(i, l)| (i, l.ranges())));
         if options.allow_nat64 {
-            for form in [embedded::EmbeddedForm::Nat64, embedded::EmbeddedForm::Nat64LocalUse] {
+            for form in [
+                embedded::EmbeddedForm::Nat64,
+                embedded::EmbeddedForm::Nat64LocalUse,
+            ] {
                 table.add(
                     layers.len(),
                     &RangeRule {

@@ -52,13 +52,13 @@ pub fn test_rules(port: u16) -> String {
 [[ranges]]
 cidr = "127.0.0.2/32"
 action = "allow"
-reason = "operator_rule"
+note = "test lab address"
 source = "portcullis test lab origin"
 
 [[ranges]]
 cidr = "127.0.0.3/32"
 action = "allow"
-reason = "operator_rule"
+note = "test lab address"
 source = "portcullis test lab wrong-certificate origin"
 "#
     )
