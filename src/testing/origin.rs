@@ -226,7 +226,11 @@ where
             path: path.clone(),
             host,
         });
-        s.routes.get(&path).cloned()
+        // Exact path and query first, then the path alone (so load tests can vary queries).
+        s.routes
+            .get(&path)
+            .or_else(|| path.split_once('?').and_then(|(bare, _)| s.routes.get(bare)))
+            .cloned()
     };
     let route =
         route.unwrap_or_else(|| Route::response(404, "text/plain", &[], b"not found".to_vec()));
