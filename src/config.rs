@@ -446,7 +446,10 @@ impl Config {
             ("limits.first_byte_timeout_ms", l.first_byte_timeout_ms),
             ("limits.body_timeout_ms", l.body_timeout_ms),
             ("resolver.timeout_ms", self.resolver.timeout_ms),
-            ("server.request_read_timeout_ms", self.server.request_read_timeout_ms),
+            (
+                "server.request_read_timeout_ms",
+                self.server.request_read_timeout_ms,
+            ),
         ];
         for (key, value) in positive {
             if value == 0 {
@@ -527,14 +530,26 @@ mod tests {
     #[test]
     fn zero_timeout_is_out_of_range() {
         let err = Config::from_toml_str("[limits]\ntotal_timeout_ms = 0\n").unwrap_err();
-        assert!(matches!(err, ConfigError::Range { key: "limits.total_timeout_ms", .. }));
+        assert!(matches!(
+            err,
+            ConfigError::Range {
+                key: "limits.total_timeout_ms",
+                ..
+            }
+        ));
     }
 
     #[test]
     fn caller_token_hash_must_be_hex() {
         let text = "[[server.callers]]\nname = \"as\"\ntoken_sha256 = \"XYZ\"\n";
         assert!(Config::from_toml_str(text).is_err());
-        let good = format!("[[server.callers]]\nname = \"as\"\ntoken_sha256 = \"{}\"\n", "a".repeat(64));
-        assert_eq!(Config::from_toml_str(&good).unwrap().server.callers.len(), 1);
+        let good = format!(
+            "[[server.callers]]\nname = \"as\"\ntoken_sha256 = \"{}\"\n",
+            "a".repeat(64)
+        );
+        assert_eq!(
+            Config::from_toml_str(&good).unwrap().server.callers.len(),
+            1
+        );
     }
 }

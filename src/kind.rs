@@ -52,7 +52,9 @@ impl fmt::Display for Kind {
 
 /// Error for an unknown kind name.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown kind {0:?}; expected one of json, client_metadata, jwks, protected_resource_metadata, authorization_server_metadata")]
+#[error(
+    "unknown kind {0:?}; expected one of json, client_metadata, jwks, protected_resource_metadata, authorization_server_metadata"
+)]
 pub struct UnknownKind(pub String);
 
 impl FromStr for Kind {

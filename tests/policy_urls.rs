@@ -2,9 +2,8 @@
 //! refused URL shape, and the codes they produce. Pure: nothing here touches the network.
 
 use portcullis::policy::{
-    Policy, PolicyOptions, RulesFile, TargetHost, FRAGMENT_NOT_ALLOWED, HOST_BLOCKED,
-    INVALID_URL, LOOPBACK, PORT_NOT_ALLOWED, SCHEME_NOT_ALLOWED, URL_TOO_LONG,
-    USERINFO_NOT_ALLOWED,
+    FRAGMENT_NOT_ALLOWED, HOST_BLOCKED, INVALID_URL, LOOPBACK, PORT_NOT_ALLOWED, Policy,
+    PolicyOptions, RulesFile, SCHEME_NOT_ALLOWED, TargetHost, URL_TOO_LONG, USERINFO_NOT_ALLOWED,
 };
 use portcullis::problem::Code;
 use std::net::IpAddr;
@@ -64,7 +63,11 @@ fn metadata_spellings() {
         "https://[::ffff:169.254.169.254]/",
         "https://[fd00:ec2::254]/",
     ] {
-        assert_eq!(codes(&p, raw), vec![portcullis::policy::CLOUD_METADATA], "{raw}");
+        assert_eq!(
+            codes(&p, raw),
+            vec![portcullis::policy::CLOUD_METADATA],
+            "{raw}"
+        );
     }
     for raw in [
         "https://metadata.google.internal/computeMetadata/v1/",
@@ -102,7 +105,9 @@ fn blocked_names_including_trailing_dots_and_case() {
 #[test]
 fn public_names_and_addresses_pass() {
     let p = policy();
-    let u = p.check_url("HTTPS://Auth.Example.COM./.well-known/openid-configuration?x=1").unwrap();
+    let u = p
+        .check_url("HTTPS://Auth.Example.COM./.well-known/openid-configuration?x=1")
+        .unwrap();
     assert_eq!(u.host(), &TargetHost::Domain("auth.example.com".into()));
     assert_eq!(u.port(), 443);
     assert_eq!(u.url().scheme(), "https");
@@ -119,7 +124,10 @@ fn public_names_and_addresses_pass() {
         other => panic!("{other:?}"),
     }
     let u = p.check_url("https://bücher.example/").unwrap();
-    assert_eq!(u.host(), &TargetHost::Domain("xn--bcher-kva.example".into()));
+    assert_eq!(
+        u.host(),
+        &TargetHost::Domain("xn--bcher-kva.example".into())
+    );
 }
 
 #[test]
@@ -139,9 +147,18 @@ fn userinfo_is_refused() {
 #[test]
 fn fragments_are_refused_even_empty() {
     let p = policy();
-    assert_eq!(codes(&p, "https://good.example/#"), vec![FRAGMENT_NOT_ALLOWED]);
-    assert_eq!(codes(&p, "https://good.example/#x"), vec![FRAGMENT_NOT_ALLOWED]);
-    assert_eq!(codes(&p, "https://good.example#@evil/"), vec![FRAGMENT_NOT_ALLOWED]);
+    assert_eq!(
+        codes(&p, "https://good.example/#"),
+        vec![FRAGMENT_NOT_ALLOWED]
+    );
+    assert_eq!(
+        codes(&p, "https://good.example/#x"),
+        vec![FRAGMENT_NOT_ALLOWED]
+    );
+    assert_eq!(
+        codes(&p, "https://good.example#@evil/"),
+        vec![FRAGMENT_NOT_ALLOWED]
+    );
 }
 
 #[test]
@@ -174,14 +191,26 @@ fn parser_confusion_is_invalid() {
 #[test]
 fn schemes_and_ports() {
     let p = policy();
-    assert_eq!(codes(&p, "http://good.example/"), vec![SCHEME_NOT_ALLOWED, PORT_NOT_ALLOWED]);
+    assert_eq!(
+        codes(&p, "http://good.example/"),
+        vec![SCHEME_NOT_ALLOWED, PORT_NOT_ALLOWED]
+    );
     has(&p, "ftp://good.example/", SCHEME_NOT_ALLOWED);
     has(&p, "file:///etc/passwd", INVALID_URL);
     has(&p, "gopher://good.example/", SCHEME_NOT_ALLOWED);
     assert!(p.check_url("https://good.example:443/").is_ok());
-    assert_eq!(p.check_url("https://good.example:443/").unwrap().port(), 443);
-    assert_eq!(codes(&p, "https://good.example:8443/"), vec![PORT_NOT_ALLOWED]);
-    assert_eq!(codes(&p, "https://good.example:80/"), vec![PORT_NOT_ALLOWED]);
+    assert_eq!(
+        p.check_url("https://good.example:443/").unwrap().port(),
+        443
+    );
+    assert_eq!(
+        codes(&p, "https://good.example:8443/"),
+        vec![PORT_NOT_ALLOWED]
+    );
+    assert_eq!(
+        codes(&p, "https://good.example:80/"),
+        vec![PORT_NOT_ALLOWED]
+    );
 
     let layered = Policy::new(
         vec![
@@ -191,9 +220,21 @@ fn schemes_and_ports() {
         PolicyOptions::default(),
     )
     .unwrap();
-    assert_eq!(layered.check_url("https://good.example:8443/").unwrap().port(), 8443);
-    assert_eq!(codes(&layered, "https://good.example/"), vec![PORT_NOT_ALLOWED]);
-    assert_eq!(codes(&layered, "http://good.example/"), vec![PORT_NOT_ALLOWED]);
+    assert_eq!(
+        layered
+            .check_url("https://good.example:8443/")
+            .unwrap()
+            .port(),
+        8443
+    );
+    assert_eq!(
+        codes(&layered, "https://good.example/"),
+        vec![PORT_NOT_ALLOWED]
+    );
+    assert_eq!(
+        codes(&layered, "http://good.example/"),
+        vec![PORT_NOT_ALLOWED]
+    );
     assert!(layered.check_url("http://good.example:8443/").is_ok());
 }
 
@@ -238,23 +279,58 @@ fn test_origin_setup_allows_one_loopback_address() {
         "test rules",
     )
     .unwrap();
-    let p = Policy::new(vec![RulesFile::embedded_default(), layer], PolicyOptions::default())
-        .unwrap()
-        .with_self_addresses(["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()]);
+    let p = Policy::new(
+        vec![RulesFile::embedded_default(), layer],
+        PolicyOptions::default(),
+    )
+    .unwrap()
+    .with_self_addresses(["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()]);
     assert!(p.check_url("https://127.0.0.2:8443/metadata.json").is_ok());
     assert_eq!(codes(&p, "https://127.0.0.1:8443/"), vec![LOOPBACK]);
-    assert!(p.check_addrs(&["127.0.0.2".parse().unwrap()]).outcome.is_ok());
-    assert!(p.check_addrs(&["127.0.0.1".parse().unwrap()]).outcome.is_err());
+    assert!(
+        p.check_addrs(&["127.0.0.2".parse().unwrap()])
+            .outcome
+            .is_ok()
+    );
+    assert!(
+        p.check_addrs(&["127.0.0.1".parse().unwrap()])
+            .outcome
+            .is_err()
+    );
 }
 
 #[test]
 fn allow_list_restricts_names() {
-    let layer = RulesFile::parse("[hosts]\nallow = [\"*.example.com\", \"example.com\"]\n", "t")
-        .unwrap();
-    let p = Policy::new(vec![RulesFile::embedded_default(), layer], PolicyOptions::default())
-        .unwrap();
+    let layer = RulesFile::parse(
+        "[hosts]\nallow = [\"*.example.com\", \"example.com\"]\n",
+        "t",
+    )
+    .unwrap();
+    let p = Policy::new(
+        vec![RulesFile::embedded_default(), layer],
+        PolicyOptions::default(),
+    )
+    .unwrap();
     assert!(p.check_url("https://example.com/").is_ok());
     assert!(p.check_url("https://auth.example.com/").is_ok());
     assert_eq!(codes(&p, "https://example.org/"), vec![HOST_BLOCKED]);
     assert_eq!(codes(&p, "https://evilexample.com/"), vec![HOST_BLOCKED]);
+}
+
+#[test]
+fn every_code_is_documented() {
+    let doc = include_str!("../docs/problems-policy.md");
+    for code in portcullis::policy::ALL_CODES {
+        let row = format!("| `{}` | blocked |", code.as_str());
+        assert!(
+            doc.contains(&row),
+            "{code} missing from docs/problems-policy.md"
+        );
+    }
+    let rows = doc.lines().filter(|l| l.starts_with("| `")).count();
+    assert_eq!(
+        rows,
+        portcullis::policy::ALL_CODES.len(),
+        "docs list a code that does not exist"
+    );
 }

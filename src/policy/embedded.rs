@@ -138,7 +138,14 @@ mod tests {
 
     #[test]
     fn plain_addresses_carry_nothing() {
-        for text in ["::", "::1", "2606:4700::1111", "fe80::1", "2001::1", "64:ff9b:2::1"] {
+        for text in [
+            "::",
+            "::1",
+            "2606:4700::1111",
+            "fe80::1",
+            "2001::1",
+            "64:ff9b:2::1",
+        ] {
             let ip: Ipv6Addr = text.parse().unwrap();
             assert_eq!(extract(ip), None, "{text}");
         }

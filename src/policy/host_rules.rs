@@ -72,7 +72,9 @@ impl HostRules {
             )));
         }
         if let Some(p) = self.block.iter().find(|p| matches(p, name)) {
-            return Err(refuse(format!("host {name} matches blocked name pattern {p}")));
+            return Err(refuse(format!(
+                "host {name} matches blocked name pattern {p}"
+            )));
         }
         if self.block_single_label && !name.contains('.') {
             return Err(refuse(format!(
@@ -80,7 +82,9 @@ impl HostRules {
             )));
         }
         if !self.allow.is_empty() && !self.allow.iter().any(|p| matches(p, name)) {
-            return Err(refuse(format!("host {name} is not in the allowed host list")));
+            return Err(refuse(format!(
+                "host {name} is not in the allowed host list"
+            )));
         }
         Ok(name.to_string())
     }
@@ -126,7 +130,11 @@ mod tests {
         assert!(r.check("example.com").is_err(), "*.x does not match x");
         assert!(r.check("auth.example.org").is_err());
         let e = r.check("bad.example.com").unwrap_err();
-        assert!(e.detail.contains("blocked"), "block beats allow: {}", e.detail);
+        assert!(
+            e.detail.contains("blocked"),
+            "block beats allow: {}",
+            e.detail
+        );
     }
 
     #[test]
@@ -145,7 +153,10 @@ mod tests {
         let r = HostRules::merge([&a, &b, &c]);
         assert!(r.check("localhost").is_err());
         assert!(r.check("x.corp.example").is_err());
-        assert!(r.check("printer").is_ok(), "later layer turned single-label blocking off");
+        assert!(
+            r.check("printer").is_ok(),
+            "later layer turned single-label blocking off"
+        );
     }
 
     #[test]
@@ -153,7 +164,16 @@ mod tests {
         let r = rules(&[], &[], None);
         let long_label = format!("{}.example", "a".repeat(64));
         let long_name = format!("{}example", "abcdefghi.".repeat(25));
-        for bad in ["", ".", "a..b", "a b.example", "a$b.example", "é.example", &long_label, &long_name] {
+        for bad in [
+            "",
+            ".",
+            "a..b",
+            "a b.example",
+            "a$b.example",
+            "é.example",
+            &long_label,
+            &long_name,
+        ] {
             assert_eq!(r.check(bad).unwrap_err().code, HOST_BLOCKED, "{bad:?}");
         }
         assert!(r.check(&format!("{}.example", "a".repeat(63))).is_ok());

@@ -16,11 +16,26 @@ use super::rules_file::{Action, RangeRule};
 pub const FLOOR: &[(IpAddr, Reason)] = &[
     (IpAddr::V4(Ipv4Addr::UNSPECIFIED), Reason::Unspecified),
     (IpAddr::V6(Ipv6Addr::UNSPECIFIED), Reason::Unspecified),
-    (IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254)), Reason::CloudMetadata),
-    (IpAddr::V4(Ipv4Addr::new(169, 254, 170, 2)), Reason::CloudMetadata),
-    (IpAddr::V4(Ipv4Addr::new(100, 100, 100, 200)), Reason::CloudMetadata),
-    (IpAddr::V4(Ipv4Addr::new(192, 0, 0, 192)), Reason::CloudMetadata),
-    (IpAddr::V4(Ipv4Addr::new(168, 63, 129, 16)), Reason::CloudMetadata),
+    (
+        IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254)),
+        Reason::CloudMetadata,
+    ),
+    (
+        IpAddr::V4(Ipv4Addr::new(169, 254, 170, 2)),
+        Reason::CloudMetadata,
+    ),
+    (
+        IpAddr::V4(Ipv4Addr::new(100, 100, 100, 200)),
+        Reason::CloudMetadata,
+    ),
+    (
+        IpAddr::V4(Ipv4Addr::new(192, 0, 0, 192)),
+        Reason::CloudMetadata,
+    ),
+    (
+        IpAddr::V4(Ipv4Addr::new(168, 63, 129, 16)),
+        Reason::CloudMetadata,
+    ),
     (
         IpAddr::V6(Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)),
         Reason::CloudMetadata,
@@ -131,7 +146,10 @@ impl RangeTable {
     /// Adds one rule from `layer`.
     pub fn add(&mut self, layer: usize, rule: &RangeRule) {
         let reason = rule.block_reason();
-        if rule.action == Action::Block && reason.is_floor() && !self.floor.contains(&(rule.net, reason)) {
+        if rule.action == Action::Block
+            && reason.is_floor()
+            && !self.floor.contains(&(rule.net, reason))
+        {
             self.floor.push((rule.net, reason));
         }
         let entry = Entry {
@@ -184,13 +202,16 @@ mod tests {
 
     #[test]
     fn longest_prefix_wins() {
-        let l0 = vec![
+        let l0 = [
             rule("10.0.0.0/8", Action::Block, Some(Reason::PrivateUse)),
             rule("10.1.0.0/16", Action::Allow, None),
             rule("10.1.2.0/24", Action::Block, Some(Reason::OperatorRule)),
         ];
         let t = RangeTable::build([(0, &l0[..])]);
-        let at = |s: &str| t.lookup(s.parse().unwrap()).map(|e| (e.net.to_string(), e.action));
+        let at = |s: &str| {
+            t.lookup(s.parse().unwrap())
+                .map(|e| (e.net.to_string(), e.action))
+        };
         assert_eq!(at("10.9.9.9"), Some(("10.0.0.0/8".into(), Action::Block)));
         assert_eq!(at("10.1.9.9"), Some(("10.1.0.0/16".into(), Action::Allow)));
         assert_eq!(at("10.1.2.3"), Some(("10.1.2.0/24".into(), Action::Block)));
@@ -200,36 +221,55 @@ mod tests {
 
     #[test]
     fn ties_later_layer_then_allow() {
-        let a = vec![
+        let a = [
             rule("192.0.2.0/24", Action::Block, Some(Reason::Documentation)),
             rule("192.0.2.0/24", Action::Allow, None),
             rule("198.51.100.0/24", Action::Allow, None),
         ];
-        let b = vec![rule("198.51.100.0/24", Action::Block, None)];
+        let b = [rule("198.51.100.0/24", Action::Block, None)];
         let t = RangeTable::build([(0, &a[..]), (1, &b[..])]);
         let e = t.lookup("192.0.2.1".parse().unwrap()).unwrap();
         assert_eq!(e.action, Action::Allow, "allow wins a tie within a layer");
         let e = t.lookup("198.51.100.1".parse().unwrap()).unwrap();
-        assert_eq!((e.action, e.reason, e.layer), (Action::Block, Reason::OperatorRule, 1));
+        assert_eq!(
+            (e.action, e.reason, e.layer),
+            (Action::Block, Reason::OperatorRule, 1)
+        );
     }
 
     #[test]
     fn zero_length_prefixes_work() {
-        let l = vec![rule("0.0.0.0/0", Action::Block, None), rule("::/0", Action::Allow, None)];
+        let l = [
+            rule("0.0.0.0/0", Action::Block, None),
+            rule("::/0", Action::Allow, None),
+        ];
         let t = RangeTable::build([(0, &l[..])]);
-        assert_eq!(t.lookup("8.8.8.8".parse().unwrap()).unwrap().action, Action::Block);
-        assert_eq!(t.lookup("2001:4860::8888".parse().unwrap()).unwrap().action, Action::Allow);
+        assert_eq!(
+            t.lookup("8.8.8.8".parse().unwrap()).unwrap().action,
+            Action::Block
+        );
+        assert_eq!(
+            t.lookup("2001:4860::8888".parse().unwrap()).unwrap().action,
+            Action::Allow
+        );
     }
 
     #[test]
     fn floor_is_present_without_rules_and_grows_with_floor_reasons() {
-        let l = vec![rule("203.0.113.7/32", Action::Block, Some(Reason::CloudMetadata))];
+        let l = [rule(
+            "203.0.113.7/32",
+            Action::Block,
+            Some(Reason::CloudMetadata),
+        )];
         let t = RangeTable::build([(0, &l[..])]);
         assert_eq!(
             t.floor("169.254.169.254".parse().unwrap()).map(|f| f.1),
             Some(Reason::CloudMetadata)
         );
-        assert_eq!(t.floor("::".parse().unwrap()).map(|f| f.1), Some(Reason::Unspecified));
+        assert_eq!(
+            t.floor("::".parse().unwrap()).map(|f| f.1),
+            Some(Reason::Unspecified)
+        );
         assert!(t.floor("203.0.113.7".parse().unwrap()).is_some());
         assert!(t.floor("203.0.113.8".parse().unwrap()).is_none());
     }

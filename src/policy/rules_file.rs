@@ -311,7 +311,10 @@ mod tests {
 
     #[test]
     fn unknown_key_is_an_error() {
-        let e = RulesFile::parse("[[ranges]]\ncidr = \"10.0.0.0/8\"\naction = \"block\"\nreasn = \"private_use\"\n", "t");
+        let e = RulesFile::parse(
+            "[[ranges]]\ncidr = \"10.0.0.0/8\"\naction = \"block\"\nreasn = \"private_use\"\n",
+            "t",
+        );
         assert!(matches!(e, Err(RulesError::Invalid { .. })), "{e:?}");
         let e = RulesFile::parse("port = [443]\n", "t");
         assert!(e.is_err());
@@ -331,13 +334,24 @@ mod tests {
 
     #[test]
     fn unknown_action_is_an_error() {
-        let e = RulesFile::parse("[[ranges]]\ncidr = \"10.0.0.0/8\"\naction = \"deny\"\n", "t");
+        let e = RulesFile::parse(
+            "[[ranges]]\ncidr = \"10.0.0.0/8\"\naction = \"deny\"\n",
+            "t",
+        );
         assert!(e.is_err());
     }
 
     #[test]
     fn bad_cidrs_are_errors() {
-        for cidr in ["10.0.0.0/33", "10.0.0/8", "banana", "10.0.0.5/8", "::1/129", "fe80::1/10", ""] {
+        for cidr in [
+            "10.0.0.0/33",
+            "10.0.0/8",
+            "banana",
+            "10.0.0.5/8",
+            "::1/129",
+            "fe80::1/10",
+            "",
+        ] {
             let text = format!("[[ranges]]\ncidr = \"{cidr}\"\naction = \"block\"\n");
             let e = RulesFile::parse(&text, "ops.toml");
             assert!(e.is_err(), "{cidr} parsed");
@@ -347,9 +361,15 @@ mod tests {
 
     #[test]
     fn bare_address_is_a_host_route_and_block_defaults_to_operator_rule() {
-        let f = RulesFile::parse("[[ranges]]\ncidr = \"203.0.113.9\"\naction = \"block\"\n", "t")
-            .unwrap();
-        assert_eq!(f.ranges()[0].net, "203.0.113.9/32".parse::<IpNet>().unwrap());
+        let f = RulesFile::parse(
+            "[[ranges]]\ncidr = \"203.0.113.9\"\naction = \"block\"\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(
+            f.ranges()[0].net,
+            "203.0.113.9/32".parse::<IpNet>().unwrap()
+        );
         assert_eq!(f.ranges()[0].block_reason(), Reason::OperatorRule);
     }
 

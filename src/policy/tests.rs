@@ -95,7 +95,11 @@ fn embedded_forms_follow_the_ipv4() {
         for (v4, reason) in blocked {
             let v6 = IpAddr::V6(form.wrap(v4));
             for pol in [&p, &nat] {
-                assert_eq!(pol.classify(v6).decision, Decision::Block(reason), "{form:?} {v6}");
+                assert_eq!(
+                    pol.classify(v6).decision,
+                    Decision::Block(reason),
+                    "{form:?} {v6}"
+                );
             }
         }
         let public = IpAddr::V6(form.wrap(Ipv4Addr::new(8, 8, 8, 8)));
@@ -114,7 +118,11 @@ fn embedded_forms_follow_the_ipv4() {
             ),
         };
         assert_eq!(p.classify(public).decision, plain, "{form:?} {public}");
-        assert_eq!(nat.classify(public).decision, with_nat, "{form:?} {public} nat64");
+        assert_eq!(
+            nat.classify(public).decision,
+            with_nat,
+            "{form:?} {public} nat64"
+        );
     }
 }
 
@@ -124,7 +132,10 @@ fn embedded_block_reports_the_ipv4_range() {
     let d = p.classify(ip("::ffff:10.0.0.1"));
     assert_eq!(d.matched, Some("10.0.0.0/8".parse().unwrap()));
     let text = p.describe(&d);
-    assert!(text.contains("10.0.0.1") && text.contains("10.0.0.0/8"), "{text}");
+    assert!(
+        text.contains("10.0.0.1") && text.contains("10.0.0.0/8"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -134,7 +145,10 @@ fn operator_allow_inside_private_range() {
         PolicyOptions::default(),
     );
     assert_eq!(decision(&p, "10.20.30.40"), Decision::Allow);
-    assert_eq!(decision(&p, "10.20.30.41"), Decision::Block(Reason::PrivateUse));
+    assert_eq!(
+        decision(&p, "10.20.30.41"),
+        Decision::Block(Reason::PrivateUse)
+    );
     assert_eq!(decision(&p, "::ffff:10.20.30.40"), Decision::Allow);
 }
 
@@ -148,15 +162,33 @@ fn allow_cannot_lift_the_floor() {
          [[ranges]]\ncidr = \"fd00:ec2::254/128\"\naction = \"allow\"\n",
         PolicyOptions::default(),
     );
-    assert_eq!(decision(&p, "169.254.169.254"), Decision::Block(Reason::CloudMetadata));
-    assert_eq!(decision(&p, "::ffff:169.254.169.254"), Decision::Block(Reason::CloudMetadata));
-    assert_eq!(decision(&p, "0.0.0.0"), Decision::Block(Reason::Unspecified));
+    assert_eq!(
+        decision(&p, "169.254.169.254"),
+        Decision::Block(Reason::CloudMetadata)
+    );
+    assert_eq!(
+        decision(&p, "::ffff:169.254.169.254"),
+        Decision::Block(Reason::CloudMetadata)
+    );
+    assert_eq!(
+        decision(&p, "0.0.0.0"),
+        Decision::Block(Reason::Unspecified)
+    );
     assert_eq!(decision(&p, "::"), Decision::Block(Reason::Unspecified));
-    assert_eq!(decision(&p, "fd00:ec2::254"), Decision::Block(Reason::CloudMetadata));
-    assert_eq!(decision(&p, "168.63.129.16"), Decision::Block(Reason::CloudMetadata));
+    assert_eq!(
+        decision(&p, "fd00:ec2::254"),
+        Decision::Block(Reason::CloudMetadata)
+    );
+    assert_eq!(
+        decision(&p, "168.63.129.16"),
+        Decision::Block(Reason::CloudMetadata)
+    );
     // 0.0.0.0/0 at the same prefix as nothing else: the /8s of the default file still win
     // because they are more specific.
-    assert_eq!(decision(&p, "10.0.0.1"), Decision::Block(Reason::PrivateUse));
+    assert_eq!(
+        decision(&p, "10.0.0.1"),
+        Decision::Block(Reason::PrivateUse)
+    );
 }
 
 #[test]
@@ -166,7 +198,10 @@ fn operator_cloud_metadata_rule_joins_the_floor() {
          [[ranges]]\ncidr = \"198.51.100.0/24\"\naction = \"allow\"\n",
         PolicyOptions::default(),
     );
-    assert_eq!(decision(&p, "203.0.113.80"), Decision::Block(Reason::CloudMetadata));
+    assert_eq!(
+        decision(&p, "203.0.113.80"),
+        Decision::Block(Reason::CloudMetadata)
+    );
     let q = Policy::new(
         vec![
             RulesFile::embedded_default(),
@@ -181,7 +216,10 @@ fn operator_cloud_metadata_rule_joins_the_floor() {
         PolicyOptions::default(),
     )
     .unwrap();
-    assert_eq!(decision(&q, "203.0.113.80"), Decision::Block(Reason::CloudMetadata));
+    assert_eq!(
+        decision(&q, "203.0.113.80"),
+        Decision::Block(Reason::CloudMetadata)
+    );
 }
 
 #[test]
@@ -191,8 +229,14 @@ fn later_layer_block_beats_default_allow_at_equal_prefix() {
          [[ranges]]\ncidr = \"8.8.8.0/24\"\naction = \"block\"\nreason = \"operator_rule\"\n",
         PolicyOptions::default(),
     );
-    assert_eq!(decision(&p, "192.31.196.1"), Decision::Block(Reason::OperatorRule));
-    assert_eq!(decision(&p, "8.8.8.8"), Decision::Block(Reason::OperatorRule));
+    assert_eq!(
+        decision(&p, "192.31.196.1"),
+        Decision::Block(Reason::OperatorRule)
+    );
+    assert_eq!(
+        decision(&p, "8.8.8.8"),
+        Decision::Block(Reason::OperatorRule)
+    );
     assert_eq!(decision(&p, "8.8.4.4"), Decision::Allow);
 }
 
@@ -210,14 +254,29 @@ fn self_addresses() {
     // Exact host route allow wins over self.
     assert_eq!(decision(&p, "127.0.0.2"), Decision::Allow);
     // Allowed by a wider allow rule only: still self.
-    assert_eq!(decision(&p, "127.0.0.3"), Decision::Block(Reason::SelfAddress));
-    assert_eq!(decision(&p, "127.0.0.1"), Decision::Block(Reason::SelfAddress));
+    assert_eq!(
+        decision(&p, "127.0.0.3"),
+        Decision::Block(Reason::SelfAddress)
+    );
+    assert_eq!(
+        decision(&p, "127.0.0.1"),
+        Decision::Block(Reason::SelfAddress)
+    );
     // Not self, allowed by the /24.
     assert_eq!(decision(&p, "127.0.0.4"), Decision::Allow);
     // A blocked range keeps its own reason.
-    assert_eq!(decision(&p, "203.0.113.99"), Decision::Block(Reason::Documentation));
-    assert_eq!(decision(&p, "2606:4700::99"), Decision::Block(Reason::SelfAddress));
-    assert_eq!(decision(&p, "::ffff:127.0.0.1"), Decision::Block(Reason::SelfAddress));
+    assert_eq!(
+        decision(&p, "203.0.113.99"),
+        Decision::Block(Reason::Documentation)
+    );
+    assert_eq!(
+        decision(&p, "2606:4700::99"),
+        Decision::Block(Reason::SelfAddress)
+    );
+    assert_eq!(
+        decision(&p, "::ffff:127.0.0.1"),
+        Decision::Block(Reason::SelfAddress)
+    );
     assert_eq!(decision(&p, "2606:4700::98"), Decision::Allow);
 
     // Default policy plus the usual loopback self address: loopback wins (a block decides).
@@ -228,10 +287,18 @@ fn self_addresses() {
 #[test]
 fn check_addrs_all_allowed_pins_in_order_without_duplicates() {
     let p = default_policy();
-    let c = p.check_addrs(&[ip("8.8.8.8"), ip("2606:4700::1"), ip("8.8.8.8"), ip("::ffff:1.1.1.1")]);
+    let c = p.check_addrs(&[
+        ip("8.8.8.8"),
+        ip("2606:4700::1"),
+        ip("8.8.8.8"),
+        ip("::ffff:1.1.1.1"),
+    ]);
     assert_eq!(c.decisions.len(), 4);
     let pinned: Vec<IpAddr> = c.outcome.unwrap().into_iter().map(PinnedAddr::ip).collect();
-    assert_eq!(pinned, vec![ip("8.8.8.8"), ip("2606:4700::1"), ip("1.1.1.1")]);
+    assert_eq!(
+        pinned,
+        vec![ip("8.8.8.8"), ip("2606:4700::1"), ip("1.1.1.1")]
+    );
 }
 
 #[test]
@@ -250,7 +317,12 @@ fn check_addrs_mixed_is_refused() {
 fn check_addrs_all_blocked_has_no_mixed_problem() {
     let p = default_policy();
     let c = p.check_addrs(&[ip("10.0.0.1"), ip("10.0.0.1"), ip("169.254.169.254")]);
-    let codes: Vec<&str> = c.outcome.unwrap_err().iter().map(|p| p.code.as_str()).collect();
+    let codes: Vec<&str> = c
+        .outcome
+        .unwrap_err()
+        .iter()
+        .map(|p| p.code.as_str())
+        .collect();
     assert_eq!(codes, vec!["private_use", "cloud_metadata"]);
 }
 
@@ -265,7 +337,10 @@ fn check_addrs_empty() {
 
 #[test]
 fn ports_and_schemes_layering() {
-    let p = layered("ports = [8443]\nschemes = [\"https\", \"http\"]\n", PolicyOptions::default());
+    let p = layered(
+        "ports = [8443]\nschemes = [\"https\", \"http\"]\n",
+        PolicyOptions::default(),
+    );
     assert_eq!(p.ports(), &[8443]);
     assert_eq!(p.schemes(), &["https".to_string(), "http".to_string()]);
     let d = default_policy();
@@ -273,8 +348,15 @@ fn ports_and_schemes_layering() {
     assert_eq!(d.schemes(), &["https".to_string()]);
     let bare = Policy::new(vec![], PolicyOptions::default()).unwrap();
     assert_eq!(bare.ports(), DEFAULT_PORTS);
-    assert_eq!(decision(&bare, "169.254.169.254"), Decision::Block(Reason::CloudMetadata));
-    assert_eq!(decision(&bare, "10.0.0.1"), Decision::Allow, "no layers: only the floor");
+    assert_eq!(
+        decision(&bare, "169.254.169.254"),
+        Decision::Block(Reason::CloudMetadata)
+    );
+    assert_eq!(
+        decision(&bare, "10.0.0.1"),
+        Decision::Allow,
+        "no layers: only the floor"
+    );
 }
 
 #[test]

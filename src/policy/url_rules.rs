@@ -36,10 +36,7 @@ fn raw_syntax_problem(raw: &str) -> Option<String> {
 /// The raw authority (between `scheme://` and the first `/`, `?` or `#`): the only place an
 /// empty userinfo (`https://@host/`) is still visible, since the parser drops it.
 fn raw_authority(raw: &str) -> &str {
-    let rest = raw
-        .split_once("://")
-        .map(|(_, r)| r)
-        .unwrap_or("");
+    let rest = raw.split_once("://").map(|(_, r)| r).unwrap_or("");
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     rest.get(..end).unwrap_or("")
 }
@@ -50,7 +47,10 @@ pub(super) fn check_url(policy: &Policy, raw: &str) -> Result<SafeUrl, Vec<Probl
     if raw.len() > max {
         return Err(vec![Problem::error(
             URL_TOO_LONG,
-            format!("the URL is {} bytes long; at most {max} are accepted", raw.len()),
+            format!(
+                "the URL is {} bytes long; at most {max} are accepted",
+                raw.len()
+            ),
         )]);
     }
     if let Some(why) = raw_syntax_problem(raw) {
@@ -77,8 +77,7 @@ pub(super) fn check_url(policy: &Policy, raw: &str) -> Result<SafeUrl, Vec<Probl
             ),
         ));
     }
-    if !url.username().is_empty() || url.password().is_some() || raw_authority(raw).contains('@')
-    {
+    if !url.username().is_empty() || url.password().is_some() || raw_authority(raw).contains('@') {
         problems.push(Problem::error(
             USERINFO_NOT_ALLOWED,
             "the URL carries userinfo (user name, password or '@' before the host)",
@@ -95,7 +94,10 @@ pub(super) fn check_url(policy: &Policy, raw: &str) -> Result<SafeUrl, Vec<Probl
         Some(p) if policy.ports.contains(&p) => {}
         Some(p) => problems.push(Problem::error(
             PORT_NOT_ALLOWED,
-            format!("port {p} is not allowed (allowed: {})", join_ports(&policy.ports)),
+            format!(
+                "port {p} is not allowed (allowed: {})",
+                join_ports(&policy.ports)
+            ),
         )),
         None => problems.push(Problem::error(
             INVALID_URL,
