@@ -8,7 +8,12 @@
 //!   none of the checks, and print medians, p99s and their ratios.
 //!
 //! Everything listens on loopback; the service's fetcher only connects to loopback.
-#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout
+)]
 #![allow(clippy::disallowed_methods)] // the naive client and the API client connect to loopback only
 
 use std::net::{IpAddr, SocketAddr};
@@ -41,26 +46,36 @@ struct Lab {
 
 fn doc() -> String {
     // About 1 KiB of JSON.
-    let keys: Vec<String> = (0..24).map(|i| format!("\"member_{i:02}\":\"{}\"", "v".repeat(30))).collect();
+    let keys: Vec<String> = (0..24)
+        .map(|i| format!("\"member_{i:02}\":\"{}\"", "v".repeat(30)))
+        .collect();
     format!("{{{}}}", keys.join(","))
 }
 
 async fn lab(max_fetches: usize, max_queue: usize) -> Lab {
     let ca = TestCa::new().unwrap();
-    let tls = ca.server_config(&[NAME], Validity::Current, &[b"http/1.1"]).unwrap();
-    let origin = TestOrigin::start(IpAddr::from(ORIGIN), 0, tls).await.unwrap();
+    let tls = ca
+        .server_config(&[NAME], Validity::Current, &[b"http/1.1"])
+        .unwrap();
+    let origin = TestOrigin::start(IpAddr::from(ORIGIN), 0, tls)
+        .await
+        .unwrap();
     let port = origin.addr().port();
     origin.route("/doc.json", Route::json(doc()));
     origin.route(
         "/slow.json",
         Route::Drip {
-            head: b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1024\r\n\r\n".to_vec(),
+            head:
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1024\r\n\r\n"
+                    .to_vec(),
             body: vec![b' '; 1024],
             chunk: 64,
             delay: Duration::from_millis(250),
         },
     );
-    let dns = DnsResponder::start(IpAddr::from([127, 0, 0, 1])).await.unwrap();
+    let dns = DnsResponder::start(IpAddr::from([127, 0, 0, 1]))
+        .await
+        .unwrap();
     dns.set(NAME, DnsBehavior::Addresses(vec![IpAddr::from(ORIGIN)]));
     let mut config = Config::default();
     config.resolver.nameservers = vec![dns.addr()];
@@ -87,13 +102,20 @@ async fn lab(max_fetches: usize, max_queue: usize) -> Lab {
 async fn start_service(lab: &Lab, listen: SocketAddr) -> SocketAddr {
     let mut config = lab.config.clone();
     config.server.listen = listen;
-    let rules = format!("ports = [{}]\n\n[[ranges]]\ncidr = \"127.0.0.2/32\"\naction = \"allow\"\nnote = \"load lab origin\"\n", lab.port);
+    let rules = format!(
+        "ports = [{}]\n\n[[ranges]]\ncidr = \"127.0.0.2/32\"\naction = \"allow\"\nnote = \"load lab origin\"\n",
+        lab.port
+    );
     let policy = Policy::new(
-        vec![RulesFile::embedded_default(), RulesFile::parse(&rules, "loadlab").unwrap()],
+        vec![
+            RulesFile::embedded_default(),
+            RulesFile::parse(&rules, "loadlab").unwrap(),
+        ],
         PolicyOptions::default(),
     )
     .unwrap();
-    let resolver: Arc<dyn Resolve> = Arc::new(HickoryResolver::from_config(&config.resolver).unwrap());
+    let resolver: Arc<dyn Resolve> =
+        Arc::new(HickoryResolver::from_config(&config.resolver).unwrap());
     let fetcher = assemble::build_fetcher_with(&config, policy, resolver, &[lab.ca.ca_der()])
         .unwrap()
         .restrict_connections(portcullis::testing::loopback_only);
@@ -109,7 +131,9 @@ async fn start_service(lab: &Lab, listen: SocketAddr) -> SocketAddr {
 async fn post(addr: SocketAddr, body: String) -> (u16, Bytes) {
     assert!(addr.ip().is_loopback());
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
     tokio::spawn(conn);
     let request = http::Request::post("/v1/fetch")
         .header("host", "127.0.0.1")
@@ -118,26 +142,44 @@ async fn post(addr: SocketAddr, body: String) -> (u16, Bytes) {
         .unwrap();
     let response = sender.send_request(request).await.unwrap();
     let status = response.status().as_u16();
-    (status, response.into_body().collect().await.unwrap().to_bytes())
+    (
+        status,
+        response.into_body().collect().await.unwrap().to_bytes(),
+    )
 }
 
 /// A plain fetch with none of the checks: resolve, connect, TLS, GET, read.
-async fn naive_fetch(resolver: &HickoryResolver, tls: Arc<rustls::ClientConfig>, port: u16, path: &str) -> usize {
+async fn naive_fetch(
+    resolver: &HickoryResolver,
+    tls: Arc<rustls::ClientConfig>,
+    port: u16,
+    path: &str,
+) -> usize {
     let ip = resolver.lookup(NAME).await.unwrap()[0];
     assert!(ip.is_loopback());
-    let tcp = tokio::net::TcpStream::connect(SocketAddr::new(ip, port)).await.unwrap();
+    let tcp = tokio::net::TcpStream::connect(SocketAddr::new(ip, port))
+        .await
+        .unwrap();
     let stream = tokio_rustls::TlsConnector::from(tls)
         .connect(ServerName::try_from(NAME).unwrap(), tcp)
         .await
         .unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
     tokio::spawn(conn);
     let request = http::Request::get(path)
         .header("host", format!("{NAME}:{port}"))
         .body(Empty::<Bytes>::new())
         .unwrap();
     let response = sender.send_request(request).await.unwrap();
-    response.into_body().collect().await.unwrap().to_bytes().len()
+    response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .len()
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -157,17 +199,37 @@ async fn cold(n: usize) {
     let mut through = Vec::with_capacity(n);
     let mut naive = Vec::with_capacity(n);
     // Interleave so both see the same machine state; warm up each once.
-    let _ = post(addr, format!(r#"{{"url":"https://{NAME}:{}/doc.json?warm","kind":"json"}}"#, lab.port)).await;
+    let _ = post(
+        addr,
+        format!(
+            r#"{{"url":"https://{NAME}:{}/doc.json?warm","kind":"json"}}"#,
+            lab.port
+        ),
+    )
+    .await;
     let _ = naive_fetch(&resolver, tls.clone(), lab.port, "/doc.json").await;
     for i in 0..n {
-        let body = format!(r#"{{"url":"https://{NAME}:{}/doc.json?n={i}","kind":"json"}}"#, lab.port);
+        let body = format!(
+            r#"{{"url":"https://{NAME}:{}/doc.json?n={i}","kind":"json"}}"#,
+            lab.port
+        );
         let started = Instant::now();
         let (status, reply) = post(addr, body).await;
         through.push(started.elapsed());
         assert_eq!(status, 200);
-        assert!(std::str::from_utf8(&reply).unwrap().contains("\"outcome\":\"valid\""));
+        assert!(
+            std::str::from_utf8(&reply)
+                .unwrap()
+                .contains("\"outcome\":\"valid\"")
+        );
         let started = Instant::now();
-        let len = naive_fetch(&resolver, tls.clone(), lab.port, &format!("/doc.json?n={i}")).await;
+        let len = naive_fetch(
+            &resolver,
+            tls.clone(),
+            lab.port,
+            &format!("/doc.json?n={i}"),
+        )
+        .await;
         naive.push(started.elapsed());
         assert!(len > 1000, "{len}");
     }

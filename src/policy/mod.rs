@@ -293,20 +293,20 @@ impl Policy {
         if let Some((net, reason)) = self.table.floor(ip) {
             return (Decision::Block(reason), Some(net));
         }
-        if let IpAddr::V6(v6) = ip {
-            if let Some((_, v4)) = embedded::extract(v6) {
-                let inner = self.decide(IpAddr::V4(v4));
-                if !inner.0.is_allow() {
-                    return inner;
-                }
+        if let IpAddr::V6(v6) = ip
+            && let Some((_, v4)) = embedded::extract(v6)
+        {
+            let inner = self.decide(IpAddr::V4(v4));
+            if !inner.0.is_allow() {
+                return inner;
             }
         }
         let entry = self.table.lookup(ip);
         let matched = entry.map(|e| e.net);
-        if let Some(e) = entry {
-            if e.action == Action::Block {
-                return (Decision::Block(e.reason), matched);
-            }
+        if let Some(e) = entry
+            && e.action == Action::Block
+        {
+            return (Decision::Block(e.reason), matched);
         }
         if self.self_addrs.contains(&ip) {
             let exact = entry.is_some_and(|e| e.net == IpNet::from(ip));
@@ -325,13 +325,13 @@ impl Policy {
             Decision::Block(r) => format!("blocked ({r})"),
         };
         let mut s = format!("address {} is {verdict}", d.ip);
-        if let IpAddr::V6(v6) = d.ip {
-            if let Some((form, v4)) = embedded::extract(v6) {
-                s.push_str(&format!(" ; it carries IPv4 {v4} ({form:?} form)"));
-            }
+        if let IpAddr::V6(v6) = d.ip
+            && let Some((form, v4)) = embedded::extract(v6)
+        {
+            s.push_str(&format!("; it carries IPv4 {v4} ({form:?} form)"));
         }
         if let Some(net) = d.matched {
-            s.push_str(&format!(" ; range {net}"));
+            s.push_str(&format!("; range {net}"));
             if let Some(src) = self
                 .table
                 .lookup(net.network())

@@ -202,7 +202,7 @@ mod tests {
 
     #[test]
     fn longest_prefix_wins() {
-        let l0 = vec![
+        let l0 = [
             rule("10.0.0.0/8", Action::Block, Some(Reason::PrivateUse)),
             rule("10.1.0.0/16", Action::Allow, None),
             rule("10.1.2.0/24", Action::Block, Some(Reason::OperatorRule)),
@@ -221,12 +221,12 @@ mod tests {
 
     #[test]
     fn ties_later_layer_then_allow() {
-        let a = vec![
+        let a = [
             rule("192.0.2.0/24", Action::Block, Some(Reason::Documentation)),
             rule("192.0.2.0/24", Action::Allow, None),
             rule("198.51.100.0/24", Action::Allow, None),
         ];
-        let b = vec![rule("198.51.100.0/24", Action::Block, None)];
+        let b = [rule("198.51.100.0/24", Action::Block, None)];
         let t = RangeTable::build([(0, &a[..]), (1, &b[..])]);
         let e = t.lookup("192.0.2.1".parse().unwrap()).unwrap();
         assert_eq!(e.action, Action::Allow, "allow wins a tie within a layer");
@@ -239,7 +239,7 @@ mod tests {
 
     #[test]
     fn zero_length_prefixes_work() {
-        let l = vec![
+        let l = [
             rule("0.0.0.0/0", Action::Block, None),
             rule("::/0", Action::Allow, None),
         ];
@@ -256,7 +256,7 @@ mod tests {
 
     #[test]
     fn floor_is_present_without_rules_and_grows_with_floor_reasons() {
-        let l = vec![rule(
+        let l = [rule(
             "203.0.113.7/32",
             Action::Block,
             Some(Reason::CloudMetadata),

@@ -229,7 +229,10 @@ where
         // Exact path and query first, then the path alone (so load tests can vary queries).
         s.routes
             .get(&path)
-            .or_else(|| path.split_once('?').and_then(|(bare, _)| s.routes.get(bare)))
+            .or_else(|| {
+                path.split_once('?')
+                    .and_then(|(bare, _)| s.routes.get(bare))
+            })
             .cloned()
     };
     let route =
