@@ -15,7 +15,7 @@ pub const WRONG_TYPE: Code = Code::new("wrong_type");
 /// A required string or array is empty.
 pub const EMPTY_VALUE: Code = Code::new("empty_value");
 /// A URL-valued member is not an absolute URL.
-pub const INVALID_URL: Code = Code::new("invalid_url");
+pub const INVALID_URL: Code = crate::policy::INVALID_URL;
 /// A URL-valued member does not use https.
 pub const URL_NOT_HTTPS: Code = Code::new("url_not_https");
 /// A URL-valued member carries a fragment where the specification forbids one.

@@ -149,7 +149,7 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
-    const DOC: &str = include_str!("../../docs/problems-documents.md");
+    const DOC: &str = include_str!("../../docs/problems.md");
 
     #[test]
     fn every_code_is_documented_once_and_unique() {
@@ -158,7 +158,7 @@ mod tests {
             assert!(seen.insert(code), "{code} declared twice");
             assert!(
                 DOC.contains(&format!("| `{code}` |")),
-                "{code} missing from docs/problems-documents.md"
+                "{code} missing from docs/problems.md"
             );
         }
     }

@@ -171,7 +171,7 @@ pub const SELF_ADDRESS: Code = Code::new("self_address");
 /// Problem code of [`Reason::OperatorRule`].
 pub const OPERATOR_RULE: Code = Code::new("operator_rule");
 
-/// Every code this module can raise; `docs/problems-policy.md` is checked against it.
+/// Every code this module can raise; `docs/problems.md` is checked against it.
 pub const ALL_CODES: &[Code] = &[
     URL_TOO_LONG,
     INVALID_URL,
