@@ -14,6 +14,7 @@ pub mod coalesce;
 pub mod limits;
 pub mod ttl;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -44,14 +45,22 @@ pub struct FetchKey {
     pub expect: ExpectBody,
 }
 
-/// A judgement with its absolute expiry.
+/// A judgement with its absolute expiry, and the verdicts already signed for it.
 #[derive(Debug)]
 pub struct Settled {
     /// The judgement.
     pub judgement: Judgement,
     /// Unix time the verdict stops being trustworthy (`exp`).
     pub expires_unix: u64,
+    /// Signed reply per caller (`aud` differs by caller). A cached judgement is one verdict:
+    /// repeating the same JWS (same `iat`, `jti`, `exp`) is exact, and it saves a signature
+    /// and a serialization per cache hit. Bounded by the number of configured callers.
+    signed: Mutex<HashMap<String, Bytes>>,
 }
+
+/// Callers whose signed replies are kept per cached judgement; past this (only possible
+/// with very many configured callers) replies are signed fresh each time.
+pub const MAX_SIGNED_REPLIES_PER_ENTRY: usize = 64;
 
 type Produced = Result<Arc<Settled>, Refusal>;
 
@@ -169,7 +178,7 @@ impl Service {
                 }
             }
         };
-        let reply = self.sign(caller, &key, &settled);
+        let reply = self.signed_reply(caller, &key, &settled, cache_hit);
         self.telemetry.audit(&AuditRecord::new(
             caller,
             &key.url,
@@ -178,6 +187,22 @@ impl Service {
             cache_hit,
         ));
         Ok(reply)
+    }
+
+    fn signed_reply(&self, caller: &str, key: &FetchKey, settled: &Settled, cache_hit: bool) -> Bytes {
+        if cache_hit
+            && let Ok(signed) = settled.signed.lock()
+            && let Some(reply) = signed.get(caller)
+        {
+            return reply.clone();
+        }
+        let reply = self.sign(caller, key, settled);
+        if let Ok(mut signed) = settled.signed.lock()
+            && signed.len() < MAX_SIGNED_REPLIES_PER_ENTRY
+        {
+            signed.insert(caller.to_owned(), reply.clone());
+        }
+        reply
     }
 
     fn sign(&self, caller: &str, key: &FetchKey, settled: &Settled) -> Bytes {
@@ -258,6 +283,7 @@ impl Service {
         let settled = Arc::new(Settled {
             expires_unix: unix_now() + ttl::verdict_lifetime(lifetime),
             judgement,
+            signed: Mutex::new(HashMap::new()),
         });
         if lifetime > 0
             && let Ok(mut cache) = self.cache.lock()
