@@ -45,6 +45,8 @@ pub struct Judgement {
     pub facts: FetchFacts,
     /// The body, when one was read.
     pub body: Option<Bytes>,
+    /// SHA-256 of the body (base64url), computed once for the verdict and the audit log.
+    pub sha256: Option<String>,
     /// The validated document, when valid.
     pub document: Option<Value>,
     /// Caching hints of the response.
@@ -91,6 +93,7 @@ pub fn decide(
         outcome: Outcome::Unreachable,
         problems: report.problems,
         facts: report.facts,
+        sha256: report.body.as_deref().map(crate::verdict::body_sha256),
         body: report.body,
         document: None,
         cache: report.cache,
@@ -128,6 +131,7 @@ pub fn refused_before_fetch(request: &JudgeRequest, problems: Vec<Problem>) -> J
             ..FetchFacts::default()
         },
         body: None,
+        sha256: None,
         document: None,
         cache: CacheHints::default(),
         hops: Vec::new(),

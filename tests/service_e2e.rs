@@ -174,7 +174,10 @@ async fn valid_verdicts_are_cached_until_they_expire() {
     let second = post_fetch(svc.addr, None, &request).await.json();
     assert_eq!(first["claims"]["outcome"], "valid");
     assert_eq!(second["claims"]["sha256"], first["claims"]["sha256"]);
-    assert_eq!(second["verdict"], first["verdict"], "a cache hit repeats the signed verdict");
+    assert_eq!(
+        second["verdict"], first["verdict"],
+        "a cache hit repeats the signed verdict"
+    );
     assert_eq!(
         lab.origin.hits_for("/jwks.json"),
         1,

@@ -179,17 +179,18 @@ impl Service {
             }
         };
         let reply = self.signed_reply(caller, &key, &settled, cache_hit);
-        self.telemetry.audit(&AuditRecord::new(
-            caller,
-            &key.url,
-            key.kind,
-            &settled.judgement,
-            cache_hit,
-        ));
+        self.telemetry
+            .audit(|| AuditRecord::new(caller, &key.url, key.kind, &settled.judgement, cache_hit));
         Ok(reply)
     }
 
-    fn signed_reply(&self, caller: &str, key: &FetchKey, settled: &Settled, cache_hit: bool) -> Bytes {
+    fn signed_reply(
+        &self,
+        caller: &str,
+        key: &FetchKey,
+        settled: &Settled,
+        cache_hit: bool,
+    ) -> Bytes {
         if cache_hit
             && let Ok(signed) = settled.signed.lock()
             && let Some(reply) = signed.get(caller)

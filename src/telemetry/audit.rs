@@ -123,7 +123,7 @@ impl<'a> AuditRecord<'a> {
             status: j.facts.status,
             bytes: j.facts.bytes,
             content_type: j.facts.content_type.as_deref(),
-            sha256: j.body.as_deref().map(crate::verdict::body_sha256),
+            sha256: j.sha256.clone(),
             duration_ms: PhaseMillis {
                 resolve: ms(t.resolve),
                 connect: ms(t.connect),

@@ -303,12 +303,13 @@ impl Telemetry {
         let _ = in_flight_slots;
     }
 
-    /// Writes one audit record.
-    pub fn audit(&self, record: &AuditRecord<'_>) {
+    /// Writes one audit record, built only when a sink is configured (the cached path
+    /// must not pay for a record nobody reads).
+    pub fn audit<'a>(&self, record: impl FnOnce() -> AuditRecord<'a>) {
         if let Ok(mut sink) = self.audit.lock()
             && let Some(sink) = sink.as_mut()
         {
-            sink.write(record);
+            sink.write(&record());
         }
     }
 }
