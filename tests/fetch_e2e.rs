@@ -480,3 +480,30 @@ async fn names_resolving_to_private_and_metadata_ranges_are_blocked() {
     }
     assert_eq!(lab.origin.connections(), 0);
 }
+
+#[tokio::test]
+async fn http2_origin_is_fetched_over_h2() {
+    use portcullis::testing::origin::TestOrigin;
+    use portcullis::testing::pki::Validity;
+    let lab = Lab::start().await;
+    let tls = lab
+        .ca
+        .server_config(&["h2.test"], Validity::Current, &[b"h2"])
+        .unwrap();
+    let h2 = TestOrigin::start_h2(common::H2_IP, lab.port(), tls, DOC)
+        .await
+        .unwrap();
+    lab.dns
+        .set("h2.test", DnsBehavior::Addresses(vec![common::H2_IP]));
+    let report = lab.fetch(&lab.url("h2.test", "/doc.json")).await;
+    assert_eq!(report.status, FetchStatus::Fetched, "{:?}", report.problems);
+    assert_eq!(report.body.as_deref(), Some(DOC.as_bytes()));
+    let hits = h2.hits();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].path, "/doc.json");
+    assert_eq!(
+        hits[0].host,
+        format!("h2.test:{}", lab.port()),
+        "h2 :authority"
+    );
+}

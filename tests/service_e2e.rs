@@ -380,3 +380,59 @@ async fn no_callers_and_a_public_address_refuse_to_start() {
     assert!(portcullis::server::check_listen(&config.server).is_ok());
     let _ = Arc::new(());
 }
+
+#[tokio::test]
+async fn h2c_prior_knowledge_is_served() {
+    let lab = Lab::start().await;
+    let svc = lab.serve(|_| {}).await;
+    #[allow(clippy::disallowed_methods)] // loopback: the service under test
+    let stream = tokio::net::TcpStream::connect(svc.addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let request = http::Request::get(format!("http://{}/healthz", svc.addr))
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.version(), http::Version::HTTP_2);
+}
+
+#[tokio::test]
+async fn unix_socket_listener_serves_the_api() {
+    use http_body_util::BodyExt;
+    let lab = Lab::start().await;
+    lab.origin.route("/jwks.json", Route::json(JWKS));
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("portcullis.sock");
+    let path = socket.clone();
+    let _svc = lab
+        .serve(move |c| {
+            c.server.listen_tcp = false;
+            c.server.unix_socket = Some(path);
+        })
+        .await;
+    let stream = tokio::net::UnixStream::connect(&socket).await.unwrap();
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .unwrap();
+    tokio::spawn(conn);
+    let request = http::Request::post("/v1/fetch")
+        .header("host", "localhost")
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(bytes::Bytes::from(body(
+            &lab.url("good.test", "/jwks.json"),
+            "jwks",
+        ))))
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(value["claims"]["outcome"], "valid");
+}

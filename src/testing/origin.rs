@@ -158,6 +158,74 @@ impl TestOrigin {
         Ok(TestOrigin { addr, state, task })
     }
 
+    /// An HTTP/2-only origin (ALPN `h2`, served by hyper) answering every path with `body`
+    /// as `application/json`: proves the fetcher's h2 path end to end.
+    pub async fn start_h2(
+        ip: IpAddr,
+        port: u16,
+        tls: Arc<ServerConfig>,
+        body: &'static str,
+    ) -> Result<TestOrigin, TestingError> {
+        ensure_loopback(ip)?;
+        let listener = TcpListener::bind(SocketAddr::new(ip, port)).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(Mutex::new(State::default()));
+        let acceptor = TlsAcceptor::from(tls);
+        let task_state = state.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    continue;
+                };
+                if let Ok(mut s) = task_state.lock() {
+                    s.connections += 1;
+                }
+                let acceptor = acceptor.clone();
+                let state = task_state.clone();
+                tokio::spawn(async move {
+                    let local = tcp.local_addr().unwrap_or(addr);
+                    let Ok(Ok(tls)) =
+                        tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
+                    else {
+                        return;
+                    };
+                    let service = hyper::service::service_fn(
+                        move |req: http::Request<hyper::body::Incoming>| {
+                            let state = state.clone();
+                            async move {
+                                if let Ok(mut s) = state.lock() {
+                                    s.hits.push(Hit {
+                                        local,
+                                        path: req.uri().path().to_owned(),
+                                        host: req
+                                            .uri()
+                                            .authority()
+                                            .map(|a| a.to_string())
+                                            .unwrap_or_default(),
+                                    });
+                                }
+                                let mut response = http::Response::new(http_body_util::Full::new(
+                                    bytes::Bytes::from_static(body.as_bytes()),
+                                ));
+                                response.headers_mut().insert(
+                                    http::header::CONTENT_TYPE,
+                                    http::HeaderValue::from_static("application/json"),
+                                );
+                                Ok::<_, std::convert::Infallible>(response)
+                            }
+                        },
+                    );
+                    let _ = hyper::server::conn::http2::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+                });
+            }
+        });
+        Ok(TestOrigin { addr, state, task })
+    }
+
     /// Where the origin listens.
     pub fn addr(&self) -> SocketAddr {
         self.addr

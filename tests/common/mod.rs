@@ -19,6 +19,8 @@ use portcullis::testing::pki::{TestCa, Validity};
 pub const ORIGIN_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
 /// The wrong-certificate origin's address.
 pub const WRONG_CERT_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3));
+/// The HTTP/2-only origin's address (started by the tests that need it).
+pub const H2_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 4));
 /// Where the DNS responder listens (loopback; blocked as a fetch target).
 pub const DNS_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1));
 
@@ -60,6 +62,11 @@ cidr = "127.0.0.3/32"
 action = "allow"
 note = "test lab address"
 source = "portcullis test lab wrong-certificate origin"
+
+[[ranges]]
+cidr = "127.0.0.4/32"
+action = "allow"
+note = "test lab http/2 origin"
 "#
     )
 }
@@ -277,7 +284,9 @@ impl Lab {
         let listeners = portcullis::server::Listeners::bind(&config.server)
             .await
             .unwrap();
-        let addr = listeners.tcp_addr().unwrap();
+        let addr = listeners
+            .tcp_addr()
+            .unwrap_or_else(|| "127.0.0.1:0".parse().unwrap());
         let server_config = config.server.clone();
         let service = assemble::build_service(config, self.fetcher.clone(), audit).unwrap();
         let app = std::sync::Arc::new(portcullis::server::App::new(service.clone(), server_config));
