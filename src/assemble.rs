@@ -206,3 +206,11 @@ pub fn audit_sink(
     };
     Ok(Some(crate::telemetry::AuditSink::new(out)))
 }
+
+/// Config file (or defaults) plus a production fetcher: what one-shot commands need.
+pub fn load_fetcher(path: Option<&Path>) -> Result<(Config, Fetcher), StartError> {
+    let config = load_config(path)?;
+    let policy = build_policy(&config, &[])?;
+    let fetcher = build_fetcher(&config, policy)?;
+    Ok((config, fetcher))
+}

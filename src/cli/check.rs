@@ -42,14 +42,8 @@ pub async fn run(
         Ok(e) => e,
         Err(e) => return usage_error(e),
     };
-    let config = match assemble::load_config(config) {
-        Ok(c) => c,
-        Err(e) => return usage_error(e),
-    };
-    let fetcher = match assemble::build_policy(&config, &[])
-        .and_then(|p| assemble::build_fetcher(&config, p))
-    {
-        Ok(f) => f,
+    let (config, fetcher) = match assemble::load_fetcher(config) {
+        Ok(loaded) => loaded,
         Err(e) => return usage_error(e),
     };
     let request = JudgeRequest {

@@ -13,14 +13,8 @@ use serde_json::json;
 use super::{EXIT_NOT_OK, EXIT_OK, usage_error};
 
 pub async fn run(target: &str, config: Option<&Path>, json: bool) -> u8 {
-    let config = match assemble::load_config(config) {
-        Ok(c) => c,
-        Err(e) => return usage_error(e),
-    };
-    let fetcher = match assemble::build_policy(&config, &[])
-        .and_then(|p| assemble::build_fetcher(&config, p))
-    {
-        Ok(f) => f,
+    let (_config, fetcher) = match assemble::load_fetcher(config) {
+        Ok(loaded) => loaded,
         Err(e) => return usage_error(e),
     };
     let policy = fetcher.policy().clone();
