@@ -108,11 +108,7 @@ impl Service {
         if let Ok(cache) = self.cache.lock() {
             self.telemetry.observe_cache(cache.stats());
         }
-        self.telemetry.observe_queue(
-            self.admission.waiting(),
-            self.admission
-                .in_flight(self.config.limits.max_concurrent_fetches),
-        );
+        self.telemetry.observe_queue(self.admission.waiting());
         self.telemetry.render()
     }
 
@@ -169,8 +165,12 @@ impl Service {
                 }
             }
         };
-        let reply = self.sign(caller, &key, &settled);
+        // One id per answered request: the verdict's `jti`, also the audit record's
+        // `request_id`, so the two can be joined.
+        let request_id = new_jti(&mut rand::rngs::OsRng);
+        let reply = self.sign(caller, &key, &settled, &request_id);
         self.telemetry.audit(&AuditRecord::new(
+            &request_id,
             caller,
             &key.url,
             key.kind,
@@ -180,7 +180,7 @@ impl Service {
         Ok(reply)
     }
 
-    fn sign(&self, caller: &str, key: &FetchKey, settled: &Settled) -> Bytes {
+    fn sign(&self, caller: &str, key: &FetchKey, settled: &Settled, jti: &str) -> Bytes {
         let now = unix_now();
         let j = &settled.judgement;
         let claims = Claims::build(
@@ -197,7 +197,7 @@ impl Service {
             },
             now,
             settled.expires_unix.saturating_sub(now),
-            new_jti(&mut rand::rngs::OsRng),
+            jti.to_owned(),
         );
         let body = match self.keys.sign(&claims) {
             Ok(jws) => {
