@@ -165,22 +165,26 @@ impl Service {
                 }
             }
         };
-        // One id per answered request: the verdict's `jti`, also the audit record's
-        // `request_id`, so the two can be joined.
+        let (reply, jti) = self.sign(caller, &key, &settled);
+        // One fresh id per answered request, next to the verdict's `jti` so the audit line
+        // joins the verdict the caller holds.
         let request_id = new_jti(&mut rand::rngs::OsRng);
-        let reply = self.sign(caller, &key, &settled, &request_id);
-        self.telemetry.audit(&AuditRecord::new(
-            &request_id,
-            caller,
-            &key.url,
-            key.kind,
-            &settled.judgement,
-            cache_hit,
-        ));
+        self.telemetry.audit(|| {
+            AuditRecord::new(
+                &request_id,
+                &jti,
+                caller,
+                &key.url,
+                key.kind,
+                &settled.judgement,
+                cache_hit,
+            )
+        });
         Ok(reply)
     }
 
-    fn sign(&self, caller: &str, key: &FetchKey, settled: &Settled, jti: &str) -> Bytes {
+    /// The signed reply body and the verdict's `jti`.
+    fn sign(&self, caller: &str, key: &FetchKey, settled: &Settled) -> (Bytes, String) {
         let now = unix_now();
         let j = &settled.judgement;
         let claims = Claims::build(
@@ -197,7 +201,7 @@ impl Service {
             },
             now,
             settled.expires_unix.saturating_sub(now),
-            jti.to_owned(),
+            new_jti(&mut rand::rngs::OsRng),
         );
         let body = match self.keys.sign(&claims) {
             Ok(jws) => {
@@ -209,7 +213,10 @@ impl Service {
                 json!({ "error": e.code(), "claims": claims })
             }
         };
-        Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+        (
+            Bytes::from(serde_json::to_vec(&body).unwrap_or_default()),
+            claims.jti,
+        )
     }
 
     /// Layers 2–6 for a cache miss; runs once per key however many callers wait.

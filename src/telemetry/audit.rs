@@ -4,7 +4,8 @@
 //! The record is a plain `Serialize` struct written by its own sink rather than a tracing
 //! event: the schema is fixed by the type (field names, nesting, types), so log pipelines
 //! can rely on it whatever the tracing subscriber or log level is, and it can go to its own
-//! file. The `request_id` is the verdict's `jti`, so an audit line joins its verdict.
+//! file. Each line has its own `request_id` and the `jti` of the verdict it answered with,
+//! so an audit line joins the verdict a caller holds.
 
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -64,8 +65,10 @@ pub struct AuditRecord<'a> {
     pub time_unix_ms: u128,
     /// Always `fetch`.
     pub event: &'static str,
-    /// The request id: the `jti` of the verdict this request was answered with.
+    /// A fresh random id per answered request (same form as a `jti`).
     pub request_id: &'a str,
+    /// The `jti` of the verdict the request was answered with.
+    pub jti: &'a str,
     /// The authenticated caller's configured name (never its token).
     pub caller: &'a str,
     /// Requested URL.
@@ -106,6 +109,7 @@ impl<'a> AuditRecord<'a> {
     /// Builds the record for one answered request.
     pub fn new(
         request_id: &'a str,
+        jti: &'a str,
         caller: &'a str,
         url: &'a str,
         kind: Kind,
@@ -120,6 +124,7 @@ impl<'a> AuditRecord<'a> {
                 .unwrap_or(0),
             event: "fetch",
             request_id,
+            jti,
             caller,
             url,
             kind,

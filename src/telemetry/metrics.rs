@@ -360,12 +360,13 @@ impl Telemetry {
         self.queued.set(to_i64(waiting));
     }
 
-    /// Writes one audit record.
-    pub fn audit(&self, record: &AuditRecord<'_>) {
+    /// Writes one audit record, built only when a sink is configured (the cached path
+    /// must not pay for a record nobody reads).
+    pub fn audit<'a>(&self, record: impl FnOnce() -> AuditRecord<'a>) {
         if let Ok(mut sink) = self.audit.lock()
             && let Some(sink) = sink.as_mut()
         {
-            if sink.write(record) {
+            if sink.write(&record()) {
                 self.audit_records.inc();
             } else {
                 self.audit_failures.inc();
