@@ -548,3 +548,45 @@ fn alerts_and_dashboard_reference_only_exported_metrics() {
         serde_json::from_str(include_str!("../deploy/grafana/portcullis.json")).unwrap();
     assert!(dashboard["panels"].as_array().is_some_and(|p| p.len() >= 8));
 }
+
+fn exprs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map {
+                match (key.as_str(), v) {
+                    ("expr", Value::String(e)) => out.push(e.clone()),
+                    _ => exprs(v, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| exprs(v, out)),
+        _ => {}
+    }
+}
+
+/// Every dashboard query, with Grafana's variables filled in, as a recording rule file.
+/// Set `PORTCULLIS_DASHBOARD_RULES=<file>` to keep it for `promtool check rules`, which then
+/// parses every query of the dashboard.
+#[test]
+fn dashboard_queries_become_a_checkable_rule_file() {
+    let dashboard: Value =
+        serde_json::from_str(include_str!("../deploy/grafana/portcullis.json")).unwrap();
+    let mut queries = Vec::new();
+    exprs(&dashboard, &mut queries);
+    assert!(queries.len() >= 20, "{queries:?}");
+    let mut yaml = String::from("groups:\n  - name: dashboard\n    rules:\n");
+    for (i, query) in queries.iter().enumerate() {
+        let query = query
+            .replace("$__rate_interval", "5m")
+            .replace("$job", ".*")
+            .replace("$instance", ".*");
+        assert!(!query.contains('$'), "unknown variable in {query}");
+        yaml.push_str(&format!(
+            "      - record: dashboard:query_{i}\n        expr: {}\n",
+            Value::String(query)
+        ));
+    }
+    if let Some(path) = std::env::var_os("PORTCULLIS_DASHBOARD_RULES") {
+        std::fs::write(&path, yaml).unwrap();
+    }
+}
