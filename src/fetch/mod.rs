@@ -457,11 +457,22 @@ impl Fetcher {
             tls: self.limits.tls,
             deadline,
         };
+        // A phase that fails still took time: it is added to that phase, so timeouts show
+        // in the phase histogram and the audit record's durations.
+        let connect_started = Instant::now();
         let connected =
             match connect::connect(&addrs, url.port(), server_name, self.tls.clone(), budget).await
             {
                 Ok(c) => c,
-                Err(problem) => return HopEnd::Done(FetchStatus::Unreachable, vec![problem]),
+                Err(problem) => {
+                    let spent = connect_started.elapsed();
+                    if problem.code == codes::TLS_FAILED || problem.code == codes::TLS_TIMEOUT {
+                        run.report.timings.tls += spent;
+                    } else {
+                        run.report.timings.connect += spent;
+                    }
+                    return HopEnd::Done(FetchStatus::Unreachable, vec![problem]);
+                }
             };
         run.report.timings.connect += connected.connect_time;
         run.report.timings.tls += connected.tls_time;
@@ -477,9 +488,13 @@ impl Fetcher {
             max_headers: self.limits.max_headers,
             max_body_bytes: request.max_body_bytes,
         };
+        let send_started = Instant::now();
         let head = match exchange::send(connected, url.url(), &limits).await {
             Ok(head) => head,
-            Err(problem) => return HopEnd::Done(FetchStatus::Unreachable, vec![problem]),
+            Err(problem) => {
+                run.report.timings.first_byte += send_started.elapsed();
+                return HopEnd::Done(FetchStatus::Unreachable, vec![problem]);
+            }
         };
         run.report.timings.first_byte += head.first_byte_time;
         let status = head.status.as_u16();
@@ -559,6 +574,7 @@ impl Fetcher {
             header_str(header::ETAG).as_deref(),
             SystemTime::now(),
         );
+        let body_started = Instant::now();
         match head.read_body(&limits).await {
             Ok((body, body_time)) => {
                 run.report.timings.body += body_time;
@@ -567,7 +583,10 @@ impl Fetcher {
                 run.report.cache = cache;
                 HopEnd::Done(FetchStatus::Fetched, Vec::new())
             }
-            Err(problem) => HopEnd::Done(FetchStatus::Unreachable, vec![problem]),
+            Err(problem) => {
+                run.report.timings.body += body_started.elapsed();
+                HopEnd::Done(FetchStatus::Unreachable, vec![problem])
+            }
         }
     }
 }

@@ -144,11 +144,6 @@ impl Admission {
     pub fn waiting(&self) -> usize {
         self.waiting.load(Ordering::SeqCst)
     }
-
-    /// Fetches running now (the in-flight gauge).
-    pub fn in_flight(&self, max: usize) -> usize {
-        max.saturating_sub(self.fetch_slots.available_permits())
-    }
 }
 
 struct WaitingGuard(Arc<AtomicUsize>);

@@ -55,7 +55,7 @@ pub struct Settled {
     /// Signed reply per caller (`aud` differs by caller). A cached judgement is one verdict:
     /// repeating the same JWS (same `iat`, `jti`, `exp`) is exact, and it saves a signature
     /// and a serialization per cache hit. Bounded by the number of configured callers.
-    signed: Mutex<HashMap<String, Bytes>>,
+    signed: Mutex<HashMap<String, (Bytes, String)>>,
 }
 
 /// Callers whose signed replies are kept per cached judgement; past this (only possible
@@ -117,11 +117,7 @@ impl Service {
         if let Ok(cache) = self.cache.lock() {
             self.telemetry.observe_cache(cache.stats());
         }
-        self.telemetry.observe_queue(
-            self.admission.waiting(),
-            self.admission
-                .in_flight(self.config.limits.max_concurrent_fetches),
-        );
+        self.telemetry.observe_queue(self.admission.waiting());
         self.telemetry.render()
     }
 
@@ -178,19 +174,32 @@ impl Service {
                 }
             }
         };
-        let reply = self.signed_reply(caller, &key, &settled, cache_hit);
-        self.telemetry
-            .audit(|| AuditRecord::new(caller, &key.url, key.kind, &settled.judgement, cache_hit));
+        let (reply, jti) = self.signed_reply(caller, &key, &settled, cache_hit);
+        // One fresh id per answered request (made only when an audit sink exists), next to
+        // the verdict's `jti` so the audit line joins the verdict the caller holds.
+        self.telemetry.audit(|| {
+            let request_id = new_jti(&mut rand::rngs::OsRng);
+            AuditRecord::new(
+                request_id,
+                &jti,
+                caller,
+                &key.url,
+                key.kind,
+                &settled.judgement,
+                cache_hit,
+            )
+        });
         Ok(reply)
     }
 
+    /// The reply for `caller`: on a cache hit, the verdict already signed for that caller.
     fn signed_reply(
         &self,
         caller: &str,
         key: &FetchKey,
         settled: &Settled,
         cache_hit: bool,
-    ) -> Bytes {
+    ) -> (Bytes, String) {
         if cache_hit
             && let Ok(signed) = settled.signed.lock()
             && let Some(reply) = signed.get(caller)
@@ -206,7 +215,8 @@ impl Service {
         reply
     }
 
-    fn sign(&self, caller: &str, key: &FetchKey, settled: &Settled) -> Bytes {
+    /// The signed reply body and the verdict's `jti`.
+    fn sign(&self, caller: &str, key: &FetchKey, settled: &Settled) -> (Bytes, String) {
         let now = unix_now();
         let j = &settled.judgement;
         let claims = Claims::build(
@@ -235,7 +245,10 @@ impl Service {
                 json!({ "error": e.code(), "claims": claims })
             }
         };
-        Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+        (
+            Bytes::from(serde_json::to_vec(&body).unwrap_or_default()),
+            claims.jti,
+        )
     }
 
     /// Layers 2–6 for a cache miss; runs once per key however many callers wait.

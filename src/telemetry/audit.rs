@@ -1,5 +1,11 @@
 //! The audit log: one JSON line per answered fetch request, enough to explain any verdict
 //! after the fact. It never holds a token or a document body.
+//!
+//! The record is a plain `Serialize` struct written by its own sink rather than a tracing
+//! event: the schema is fixed by the type (field names, nesting, types), so log pipelines
+//! can rely on it whatever the tracing subscriber or log level is, and it can go to its own
+//! file. Each line has its own `request_id` and the `jti` of the verdict it answered with,
+//! so an audit line joins the verdict a caller holds.
 
 use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -22,24 +28,26 @@ impl AuditSink {
         AuditSink { out }
     }
 
-    /// Writes one record as a JSON line; a failed write is reported once per failure on
-    /// the tracing log and never fails the request.
-    pub fn write(&mut self, record: &AuditRecord<'_>) {
+    /// Writes one record as a JSON line and tells whether it was written; a failure is
+    /// reported on the tracing log (and counted by the caller) and never fails the request.
+    pub fn write(&mut self, record: &AuditRecord<'_>) -> bool {
         let mut line = match serde_json::to_vec(record) {
             Ok(line) => line,
             Err(e) => {
                 tracing::error!(error = %e, "cannot serialize audit record");
-                return;
+                return false;
             }
         };
         line.push(b'\n');
         if let Err(e) = self.out.write_all(&line).and_then(|()| self.out.flush()) {
             tracing::error!(error = %e, "cannot write audit record");
+            return false;
         }
+        true
     }
 }
 
-/// Millisecond durations per phase.
+/// Millisecond durations per phase (microsecond precision), summed over hops.
 #[derive(Serialize)]
 pub struct PhaseMillis {
     resolve: f64,
@@ -53,11 +61,15 @@ pub struct PhaseMillis {
 /// One audit line.
 #[derive(Serialize)]
 pub struct AuditRecord<'a> {
-    /// RFC 3339-ish UTC time as Unix milliseconds.
+    /// When the request was answered, as Unix milliseconds (UTC).
     pub time_unix_ms: u128,
     /// Always `fetch`.
     pub event: &'static str,
-    /// The authenticated caller.
+    /// A fresh random id per answered request (same form as a `jti`).
+    pub request_id: String,
+    /// The `jti` of the verdict the request was answered with.
+    pub jti: &'a str,
+    /// The authenticated caller's configured name (never its token).
     pub caller: &'a str,
     /// Requested URL.
     pub url: &'a str,
@@ -85,7 +97,7 @@ pub struct AuditRecord<'a> {
     pub sha256: Option<String>,
     /// Durations.
     pub duration_ms: PhaseMillis,
-    /// Served from cache.
+    /// Served from cache: the fetch fields above then describe the cached fetch.
     pub cache_hit: bool,
 }
 
@@ -96,6 +108,8 @@ fn ms(d: std::time::Duration) -> f64 {
 impl<'a> AuditRecord<'a> {
     /// Builds the record for one answered request.
     pub fn new(
+        request_id: String,
+        jti: &'a str,
         caller: &'a str,
         url: &'a str,
         kind: Kind,
@@ -109,6 +123,8 @@ impl<'a> AuditRecord<'a> {
                 .map(|d| d.as_millis())
                 .unwrap_or(0),
             event: "fetch",
+            request_id,
+            jti,
             caller,
             url,
             kind,

@@ -1,8 +1,14 @@
 //! The metric set. Every label value comes from a closed set (kinds, outcomes, problem
-//! codes, phases, scopes) so cardinality is bounded whatever the callers send.
+//! codes, phases, scopes) so cardinality is bounded whatever the callers send; never a URL,
+//! a host name or a caller. Every label value of that closed set is registered at start so
+//! each series exists (at 0) from the first scrape and `rate()` and alerts see no gaps.
+//!
+//! The list of metrics here is documented one for one in `docs/operations.md`; a test
+//! (`tests/telemetry_e2e.rs`) fails when the two disagree.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
@@ -12,12 +18,29 @@ use prometheus::{
 use super::audit::{AuditRecord, AuditSink};
 use crate::judge::Judgement;
 use crate::kind::{Kind, Outcome};
+use crate::problem::Code;
 use crate::service::cache::CacheStats;
 
 /// Phase label values of the duration histogram.
 pub const PHASES: [&str; 6] = ["resolve", "connect", "tls", "first_byte", "body", "total"];
 /// Scope label values of the rate-limit counter.
 pub const SCOPES: [&str; 3] = ["caller", "target_host", "global"];
+/// Bucket bounds of the fetch duration histogram, in seconds.
+pub const DURATION_BUCKETS: [f64; 13] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Every problem code the service can put in a verdict, for pre-registering the
+/// `code` / `reason` label values. One place to extend when a module gains a code list.
+pub fn known_problem_codes() -> Vec<Code> {
+    let mut codes: Vec<Code> = crate::fetch::codes::ALL_CODES.to_vec();
+    codes.push(crate::fetch::CONNECT_GUARD_REFUSED);
+    codes.extend_from_slice(crate::policy::ALL_CODES);
+    codes.extend(crate::documents::all_codes());
+    codes.sort();
+    codes.dedup();
+    codes
+}
 
 /// All metrics plus the audit sink.
 pub struct Telemetry {
@@ -25,7 +48,7 @@ pub struct Telemetry {
     fetches: IntCounterVec,
     problems: IntCounterVec,
     blocked: IntCounterVec,
-    phase_seconds: HistogramVec,
+    duration_seconds: HistogramVec,
     response_bytes: Histogram,
     redirects: IntCounter,
     cache_hits: IntCounter,
@@ -40,10 +63,13 @@ pub struct Telemetry {
     queued: IntGauge,
     verdicts_signed: IntCounter,
     key_created: IntGauge,
+    key_age: IntGauge,
+    audit_records: IntCounter,
+    audit_failures: IntCounter,
     audit: Mutex<Option<AuditSink>>,
 }
 
-/// Decrements the in-flight gauge when a fetch ends, whichever way.
+/// Decrements the in-flight gauge when a fetch ends, whichever way (also on cancel).
 pub struct InFlightGuard<'a>(&'a IntGauge);
 
 impl Drop for InFlightGuard<'_> {
@@ -75,6 +101,17 @@ fn gauge(registry: &Registry, name: &str, help: &str) -> Result<IntGauge, promet
     Ok(g)
 }
 
+fn to_i64(n: impl TryInto<i64>) -> i64 {
+    n.try_into().unwrap_or(i64::MAX)
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 impl Telemetry {
     /// Builds and registers every metric; `audit` receives one line per answered request.
     pub fn new(audit: Option<AuditSink>, commit: &str) -> Result<Telemetry, prometheus::Error> {
@@ -82,32 +119,30 @@ impl Telemetry {
         let fetches = counter_vec(
             &r,
             "portcullis_fetches_total",
-            "Answered fetch requests by kind and outcome.",
+            "Judgements (upstream fetches and refusals before fetching) by kind and outcome.",
             &["kind", "outcome"],
         )?;
         let problems = counter_vec(
             &r,
             "portcullis_problems_total",
-            "Problems reported in verdicts, by code.",
+            "Problems reported in judgements, by code.",
             &["code"],
         )?;
         let blocked = counter_vec(
             &r,
             "portcullis_blocked_total",
-            "Blocked verdicts by the code of their first problem.",
+            "Blocked judgements by the code of their first problem.",
             &["reason"],
         )?;
-        let phase_seconds = HistogramVec::new(
+        let duration_seconds = HistogramVec::new(
             HistogramOpts::new(
-                "portcullis_fetch_phase_seconds",
-                "Upstream fetch time by phase.",
+                "portcullis_fetch_duration_seconds",
+                "Upstream fetch time by phase, summed over redirect hops.",
             )
-            .buckets(vec![
-                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-            ]),
+            .buckets(DURATION_BUCKETS.to_vec()),
             &["phase"],
         )?;
-        r.register(Box::new(phase_seconds.clone()))?;
+        r.register(Box::new(duration_seconds.clone()))?;
         let response_bytes = Histogram::with_opts(
             HistogramOpts::new(
                 "portcullis_response_bytes",
@@ -128,7 +163,7 @@ impl Telemetry {
             fetches,
             problems,
             blocked,
-            phase_seconds,
+            duration_seconds,
             response_bytes,
             redirects: counter(
                 &r,
@@ -188,6 +223,17 @@ impl Telemetry {
                 "portcullis_signing_key_created_timestamp_seconds",
                 "Unix time the current signing key was created.",
             )?,
+            key_age: gauge(
+                &r,
+                "portcullis_signing_key_age_seconds",
+                "Age of the current signing key at scrape time.",
+            )?,
+            audit_records: counter(&r, "portcullis_audit_records_total", "Audit lines written.")?,
+            audit_failures: counter(
+                &r,
+                "portcullis_audit_write_failures_total",
+                "Audit lines that could not be serialized or written.",
+            )?,
             audit: Mutex::new(audit),
             registry: r,
         };
@@ -197,8 +243,12 @@ impl Telemetry {
                     .with_label_values(&[kind.as_str(), outcome.as_str()]);
             }
         }
+        for code in known_problem_codes() {
+            t.problems.with_label_values(&[code.as_str()]);
+            t.blocked.with_label_values(&[code.as_str()]);
+        }
         for phase in PHASES {
-            t.phase_seconds.with_label_values(&[phase]);
+            t.duration_seconds.with_label_values(&[phase]);
         }
         for scope in SCOPES {
             t.rate_limited.with_label_values(&[scope]);
@@ -206,8 +256,13 @@ impl Telemetry {
         Ok(t)
     }
 
-    /// Text exposition of every metric.
+    /// Text exposition of every metric (Prometheus text format 0.0.4).
     pub fn render(&self) -> String {
+        let created = self.key_created.get();
+        if created > 0 {
+            self.key_age
+                .set(to_i64(unix_now()).saturating_sub(created).max(0));
+        }
         let mut out = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()
@@ -240,8 +295,8 @@ impl Telemetry {
 
     /// Records when the signing key was made (for the key-age alert).
     pub fn signing_key_created(&self, unix: u64) {
-        self.key_created
-            .set(i64::try_from(unix).unwrap_or(i64::MAX));
+        self.key_created.set(to_i64(unix));
+        self.key_age.set(to_i64(unix_now().saturating_sub(unix)));
     }
 
     /// An upstream fetch starts; the guard ends it.
@@ -250,7 +305,10 @@ impl Telemetry {
         InFlightGuard(&self.in_flight)
     }
 
-    /// A judgement was made (fetched or refused before fetching).
+    /// A judgement was made (fetched, or refused before fetching): counts it by kind and
+    /// outcome, with its problems, block reason, durations, bytes and redirects. Runs once
+    /// per judgement however many requests share it (cache hits and single-flight joins
+    /// are counted by their own metrics).
     pub fn fetch_finished(&self, kind: Kind, judgement: &Judgement) {
         self.fetches
             .with_label_values(&[kind.as_str(), judgement.outcome.as_str()])
@@ -273,7 +331,7 @@ impl Telemetry {
                     .zip([t.resolve, t.connect, t.tls, t.first_byte, t.body, t.total])
             {
                 if !d.is_zero() || *phase == "total" {
-                    self.phase_seconds
+                    self.duration_seconds
                         .with_label_values(&[phase])
                         .observe(d.as_secs_f64());
                 }
@@ -286,21 +344,22 @@ impl Telemetry {
             .inc_by(judgement.facts.redirects.len() as u64);
     }
 
-    /// Copies cache gauges (read at scrape time).
+    /// Copies cache gauges (read at scrape time); the eviction counter only moves forward
+    /// even if two scrapes race.
     pub fn observe_cache(&self, stats: CacheStats) {
-        self.cache_entries
-            .set(i64::try_from(stats.entries).unwrap_or(i64::MAX));
-        self.cache_bytes
-            .set(i64::try_from(stats.bytes).unwrap_or(i64::MAX));
-        let seen = self.evictions_seen.swap(stats.evictions, Ordering::SeqCst);
-        self.cache_evictions
-            .inc_by(stats.evictions.saturating_sub(seen));
+        self.cache_entries.set(to_i64(stats.entries));
+        self.cache_bytes.set(to_i64(stats.bytes));
+        let seen = self
+            .evictions_seen
+            .fetch_max(stats.evictions, Ordering::SeqCst);
+        if stats.evictions > seen {
+            self.cache_evictions.inc_by(stats.evictions - seen);
+        }
     }
 
-    /// Copies queue gauges (read at scrape time).
-    pub fn observe_queue(&self, waiting: usize, in_flight_slots: usize) {
-        self.queued.set(i64::try_from(waiting).unwrap_or(i64::MAX));
-        let _ = in_flight_slots;
+    /// Copies the queue gauge (read at scrape time): requests waiting for a fetch slot.
+    pub fn observe_queue(&self, waiting: usize) {
+        self.queued.set(to_i64(waiting));
     }
 
     /// Writes one audit record, built only when a sink is configured (the cached path
@@ -309,7 +368,55 @@ impl Telemetry {
         if let Ok(mut sink) = self.audit.lock()
             && let Some(sink) = sink.as_mut()
         {
-            sink.write(&record());
+            if sink.write(&record()) {
+                self.audit_records.inc();
+            } else {
+                self.audit_failures.inc();
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_series_exists_before_any_traffic() {
+        let t = Telemetry::new(None, "abc").unwrap();
+        let text = t.render();
+        assert!(text.contains(r#"portcullis_fetches_total{kind="jwks",outcome="blocked"} 0"#));
+        assert!(text.contains(r#"portcullis_problems_total{code="first_byte_timeout"} 0"#));
+        assert!(text.contains(r#"portcullis_rate_limited_total{scope="global"} 0"#));
+        assert!(text.contains(r#"portcullis_fetch_duration_seconds_count{phase="tls"} 0"#));
+        assert!(text.contains(r#"portcullis_build_info{commit="abc",version=""#));
+    }
+
+    #[test]
+    fn key_age_follows_creation_time() {
+        let t = Telemetry::new(None, "x").unwrap();
+        t.signing_key_created(unix_now() - 3_600);
+        let text = t.render();
+        let age: i64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("portcullis_signing_key_age_seconds "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((3_600..3_700).contains(&age), "{age}");
+    }
+
+    #[test]
+    fn evictions_never_go_backwards() {
+        let t = Telemetry::new(None, "x").unwrap();
+        let stats = |evictions| CacheStats {
+            entries: 1,
+            bytes: 10,
+            evictions,
+        };
+        t.observe_cache(stats(5));
+        t.observe_cache(stats(3));
+        t.observe_cache(stats(6));
+        assert_eq!(t.cache_evictions.get(), 6);
     }
 }
