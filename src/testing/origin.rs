@@ -159,12 +159,13 @@ impl TestOrigin {
         port: u16,
         tls: Arc<ServerConfig>,
     ) -> Result<TestOrigin, TestingError> {
-        let listener = match TcpListener::bind(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port))
-            .await
-        {
-            Ok(l) => l,
-            Err(_) => TcpListener::bind(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port)).await?,
-        };
+        let listener =
+            match TcpListener::bind(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port)).await {
+                Ok(l) => l,
+                Err(_) => {
+                    TcpListener::bind(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port)).await?
+                }
+            };
         TestOrigin::run(listener, tls)
     }
 
@@ -265,7 +266,8 @@ const H2_CLIENT_PREFACE_LEN: usize = 24;
 fn h2_request_seen(buf: &[u8]) -> bool {
     let mut pos = H2_CLIENT_PREFACE_LEN;
     while let Some(header) = buf.get(pos..pos + 9) {
-        let len = (usize::from(header[0]) << 16) | (usize::from(header[1]) << 8) | usize::from(header[2]);
+        let len =
+            (usize::from(header[0]) << 16) | (usize::from(header[1]) << 8) | usize::from(header[2]);
         if header[3] == 1 {
             return true;
         }
