@@ -1060,7 +1060,7 @@ fn url_confusion_cases() -> Vec<FetchCase> {
         case(
             C,
             "port-trap",
-            &format!("https://good.test:{PORT_TRAP}/"),
+            format!("https://good.test:{PORT_TRAP}/"),
             B(&["port_not_allowed"]),
         ),
         case(
@@ -2403,7 +2403,7 @@ async fn caller_cases(lab: &SealedLab, results: &mut Results) {
     );
     let r = raw_request(
         api.addr,
-        &format!("POST /v1/fetch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\nConnection: close\r\n\r\n"),
+        "POST /v1/fetch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\nConnection: close\r\n\r\n",
     )
     .await;
     results.record(
@@ -2689,7 +2689,15 @@ async fn slow_body(addr: SocketAddr, bytes: Vec<u8>, head_len: usize) -> (bool, 
 }
 
 async fn cli_check_cases(lab: &SealedLab, config: &Path, results: &mut Results) {
-    let runs: [(Category, &str, &str, i32, &str, &[&str]); 5] = [
+    type CliRun = (
+        Category,
+        &'static str,
+        &'static str,
+        i32,
+        &'static str,
+        &'static [&'static str],
+    );
+    let runs: [CliRun; 5] = [
         (
             Category::Redirects,
             "cli-check-relative-redirect",
@@ -2882,7 +2890,7 @@ async fn run_catalogue(net: SealedNet) {
     let (summary, failed) = results.summary();
     println!("{summary}");
     println!(
-        "origin connections accepted: {} (all on {PUBLIC}); on blocked addresses: {}",
+        "origin connections accepted: {} (allowed: only {PUBLIC}); on blocked addresses: {}",
         lab.total_accepted(),
         forbidden.len()
     );
