@@ -21,15 +21,16 @@ unshare -n -- true 2>/dev/null || skip "unshare -n is not permitted here (no CAP
 
 # Build outside the namespace (cargo may need the network); run the binary inside.
 echo "== sealed suite: building tests/adversarial.rs"
-bin=$(cargo test --locked --no-run --test adversarial --message-format=json 2>/dev/null |
-  grep -o '"executable":"[^"]*/adversarial-[^"]*"' | tail -n 1 | cut -d'"' -f4)
+summary=$(mktemp)
+build_log=$(mktemp)
+trap 'rm -f "$summary" "$build_log"' EXIT
+bin=$(cargo test --locked --no-run --test adversarial --message-format=json 2>"$build_log" |
+  grep -o '"executable":"[^"]*/adversarial-[^"]*"' | tail -n 1 | cut -d'"' -f4) || true
 if [ -z "$bin" ] || [ ! -x "$bin" ]; then
-  echo "sealed suite: could not find the adversarial test binary" >&2
+  cat "$build_log" >&2
+  echo "sealed suite: could not build or find the adversarial test binary" >&2
   exit 1
 fi
-
-summary=$(mktemp)
-trap 'rm -f "$summary"' EXIT
 
 echo "== sealed suite: entering a private network namespace"
 PORTCULLIS_SEALED=1 PORTCULLIS_SEALED_SUMMARY="$summary" SEALED_BIN="$bin" \
