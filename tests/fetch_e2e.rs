@@ -507,3 +507,41 @@ async fn http2_origin_is_fetched_over_h2() {
         "h2 :authority"
     );
 }
+
+#[tokio::test]
+async fn codings_on_any_field_line_and_transfer_codings_are_refused() {
+    // Regression (sealed catalogue): only the first Content-Encoding line was checked, and
+    // Transfer-Encoding was not checked at all, so a coded body could be judged as the
+    // document although a compliant client would decode it.
+    let lab = Lab::start().await;
+    let cases: [(&str, &[u8]); 3] = [
+        (
+            "/split",
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: identity\r\nContent-Encoding: gzip\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+        ),
+        (
+            "/te",
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
+        ),
+        (
+            "/obs",
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: identity\xff\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+        ),
+    ];
+    for (path, raw) in cases {
+        lab.origin.route(path, Route::Raw(raw.to_vec()));
+        let report = lab.fetch(&lab.url("good.test", path)).await;
+        assert_eq!(
+            codes(&report),
+            vec!["content_encoding_not_allowed"],
+            "{path}"
+        );
+        assert_eq!(report.body, None, "{path}");
+    }
+    lab.origin.route(
+        "/ok",
+        Route::Raw(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: identity\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n2\r\n{}\r\n0\r\n\r\n".to_vec()),
+    );
+    let report = lab.fetch(&lab.url("good.test", "/ok")).await;
+    assert_eq!(report.status, FetchStatus::Fetched, "{:?}", report.problems);
+}

@@ -12,6 +12,31 @@ use serde_json::json;
 
 use super::{EXIT_NOT_OK, EXIT_OK, usage_error};
 
+/// A target with a scheme (`https://…`, but also malformed `https:/…`, `https:…` or
+/// `HTTP:\\…`) is judged as the URL it is; only a bare host (optionally `host:port`) is
+/// wrapped in `https://host/`. Wrapping a malformed URL would judge a different host
+/// (`https`) and report the wrong reason.
+fn looks_like_url(target: &str) -> bool {
+    if target.contains("://") {
+        return true;
+    }
+    let Some((scheme, rest)) = target.split_once(':') else {
+        return false;
+    };
+    let is_scheme = scheme
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("http") {
+        return true;
+    }
+    // `host:443` is a host and port, not a scheme.
+    is_scheme && !rest.chars().next().is_some_and(|c| c.is_ascii_digit()) && !scheme.contains('.')
+}
+
 pub async fn run(target: &str, config: Option<&Path>, json: bool) -> u8 {
     let (_config, fetcher) = match assemble::load_fetcher(config) {
         Ok(loaded) => loaded,
@@ -32,7 +57,7 @@ pub async fn run(target: &str, config: Option<&Path>, json: bool) -> u8 {
     } else {
         // A bare host name is judged as the https URL it would be fetched through, so the
         // WHATWG host parser sees `0x7f.1` or `①②⑦.⓪.⓪.①` exactly as a fetch would.
-        let url = if target.contains("://") {
+        let url = if looks_like_url(target) {
             target.to_owned()
         } else {
             format!("https://{target}/")
@@ -103,4 +128,33 @@ pub async fn run(target: &str, config: Option<&Path>, json: bool) -> u8 {
         }
     }
     if blocked { EXIT_NOT_OK } else { EXIT_OK }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_url;
+
+    #[test]
+    fn urls_and_hosts_are_told_apart() {
+        for url in [
+            "https://a.example/",
+            "https:/10.0.0.1/",
+            "https:a.example",
+            "HTTP:\\\\x",
+            "file:///etc/passwd",
+            "https:10.0.0.1/",
+        ] {
+            assert!(looks_like_url(url), "{url}");
+        }
+        for host in [
+            "a.example",
+            "a.example:8443",
+            "10.0.0.1",
+            "0x7f.1",
+            "[::1]",
+            "localhost:443",
+        ] {
+            assert!(!looks_like_url(host), "{host}");
+        }
+    }
 }

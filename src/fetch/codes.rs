@@ -35,7 +35,8 @@ pub const BODY_TOO_LARGE: Code = Code::new("body_too_large");
 pub const STATUS_NOT_OK: Code = Code::new("status_not_ok");
 /// The `Content-Type` is not `application/json` or `application/*+json`.
 pub const CONTENT_TYPE_NOT_JSON: Code = Code::new("content_type_not_json");
-/// The response carries a `Content-Encoding` other than identity.
+/// The response carries a `Content-Encoding` other than identity (on any field line), or a
+/// `Transfer-Encoding` other than chunked.
 pub const CONTENT_ENCODING_NOT_ALLOWED: Code = Code::new("content_encoding_not_allowed");
 /// More redirects than `limits.max_redirects`.
 pub const TOO_MANY_REDIRECTS: Code = Code::new("too_many_redirects");

@@ -29,6 +29,33 @@ pub fn is_identity_encoding(value: &str) -> bool {
         .all(|c| c.is_empty() || c.eq_ignore_ascii_case("identity"))
 }
 
+/// True when every `Content-Encoding` field line (there may be several; they combine into
+/// one list) names only identity. A value that is not visible ASCII is not identity.
+pub fn all_identity_encoding<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> bool {
+    values.into_iter().all(|v| {
+        std::str::from_utf8(v)
+            .ok()
+            .filter(|s| {
+                s.bytes()
+                    .all(|b| b.is_ascii_graphic() || b == b' ' || b == b'\t')
+            })
+            .is_some_and(is_identity_encoding)
+    })
+}
+
+/// True when every `Transfer-Encoding` field line lists only `chunked` (the one transfer
+/// coding the HTTP/1.1 client undoes). Anything else (`gzip, chunked`) would leave a coded
+/// body that we would otherwise judge as if it were the document.
+pub fn only_chunked_transfer<'a>(values: impl IntoIterator<Item = &'a [u8]>) -> bool {
+    values.into_iter().all(|v| {
+        std::str::from_utf8(v).is_ok_and(|s| {
+            s.split(',')
+                .map(str::trim)
+                .all(|c| c.is_empty() || c.eq_ignore_ascii_case("chunked"))
+        })
+    })
+}
+
 /// What the origin said about caching, reduced to the two facts the cache needs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CacheHints {
@@ -121,6 +148,15 @@ mod tests {
         assert!(is_identity_encoding(""));
         assert!(!is_identity_encoding("gzip"));
         assert!(!is_identity_encoding("identity, br"));
+        let lines = |v: &[&'static str]| v.iter().map(|s| s.as_bytes()).collect::<Vec<_>>();
+        assert!(all_identity_encoding(lines(&[])));
+        assert!(all_identity_encoding(lines(&["identity", "identity"])));
+        assert!(!all_identity_encoding(lines(&["identity", "gzip"])));
+        assert!(!all_identity_encoding([&b"identity\xff"[..]]));
+        assert!(only_chunked_transfer(lines(&["chunked"])));
+        assert!(only_chunked_transfer(lines(&[])));
+        assert!(!only_chunked_transfer(lines(&["gzip, chunked"])));
+        assert!(!only_chunked_transfer(lines(&["chunked", "gzip"])));
     }
 
     #[test]

@@ -540,14 +540,48 @@ impl Fetcher {
                 )],
             );
         }
-        if let Some(encoding) = header_str(header::CONTENT_ENCODING)
-            && !media::is_identity_encoding(&encoding)
-        {
+        // Every field line counts: `Content-Encoding: identity` followed by a second
+        // `Content-Encoding: gzip` line is a gzip body, and so is `Transfer-Encoding: gzip,
+        // chunked`. Either would hand the validator bytes no compliant client would see.
+        let codings = |name: header::HeaderName| {
+            head.headers
+                .get_all(name)
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        if !media::all_identity_encoding(
+            head.headers
+                .get_all(header::CONTENT_ENCODING)
+                .iter()
+                .map(|v| v.as_bytes()),
+        ) {
             return HopEnd::Done(
                 FetchStatus::Unreachable,
                 vec![Problem::error(
                     codes::CONTENT_ENCODING_NOT_ALLOWED,
-                    format!("Content-Encoding {encoding:?} was not asked for (identity only)"),
+                    format!(
+                        "Content-Encoding {:?} was not asked for (identity only)",
+                        codings(header::CONTENT_ENCODING)
+                    ),
+                )],
+            );
+        }
+        if !media::only_chunked_transfer(
+            head.headers
+                .get_all(header::TRANSFER_ENCODING)
+                .iter()
+                .map(|v| v.as_bytes()),
+        ) {
+            return HopEnd::Done(
+                FetchStatus::Unreachable,
+                vec![Problem::error(
+                    codes::CONTENT_ENCODING_NOT_ALLOWED,
+                    format!(
+                        "Transfer-Encoding {:?} carries a coding other than chunked",
+                        codings(header::TRANSFER_ENCODING)
+                    ),
                 )],
             );
         }

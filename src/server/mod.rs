@@ -3,6 +3,7 @@
 //! every decision is the service's.
 
 pub mod auth;
+pub mod first_bytes;
 pub mod request;
 
 use std::convert::Infallible;
@@ -284,12 +285,16 @@ impl Listeners {
     }
 }
 
+/// Time a client has to send its request head (and, before that, the first bytes that tell
+/// HTTP/1.1 from h2c; see [`first_bytes`]).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+
 fn builder() -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(5))
+        .header_read_timeout(HEADER_READ_TIMEOUT)
         .max_buf_size(64 * 1024)
         .keep_alive(true);
     builder
@@ -317,6 +322,7 @@ fn spawn_connection<I>(
             let app = app.clone();
             async move { Ok::<_, Infallible>(app.handle(req).await) }
         });
+        let io = first_bytes::FirstBytesDeadline::new(io, HEADER_READ_TIMEOUT);
         let connection = builder.serve_connection(TokioIo::new(io), service);
         let _ = watcher.watch(connection.into_owned()).await;
         drop(permit);

@@ -12,6 +12,7 @@ use hickory_proto::rr::{Name, RData, Record, RecordType};
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
 
+use super::sealed::SealedNet;
 use super::{TestingError, ensure_loopback};
 
 /// How the responder answers one name.
@@ -71,6 +72,20 @@ impl DnsResponder {
     pub async fn start(ip: IpAddr) -> Result<DnsResponder, TestingError> {
         ensure_loopback(ip)?;
         let socket = UdpSocket::bind(SocketAddr::new(ip, 0)).await?;
+        DnsResponder::run(socket)
+    }
+
+    /// Binds `addr` — any address, e.g. an "internal" resolver address on the sealed
+    /// namespace's `lo` — and starts answering. Only possible inside a [`SealedNet`].
+    pub async fn start_sealed(
+        _sealed: &SealedNet,
+        addr: SocketAddr,
+    ) -> Result<DnsResponder, TestingError> {
+        let socket = UdpSocket::bind(addr).await?;
+        DnsResponder::run(socket)
+    }
+
+    fn run(socket: UdpSocket) -> Result<DnsResponder, TestingError> {
         let addr = socket.local_addr()?;
         let zone = Arc::new(Mutex::new(Zone::default()));
         let task_zone = zone.clone();

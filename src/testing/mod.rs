@@ -3,11 +3,14 @@
 //! Everything here weakens a default (a private CA, names that resolve to loopback), so it
 //! lives in a module whose name says so. It is used by the integration tests and by
 //! `portcullis demo`; every listener binds to a loopback address only and refuses anything
-//! else, so nothing here can talk to the network.
+//! else, so nothing here can talk to the network. The one exception is the `*_sealed`
+//! constructors, which need a [`sealed::SealedNet`]: proof that the process runs in a private
+//! network namespace whose only interface is `lo` (the adversarial suite).
 
 pub mod dns;
 pub mod origin;
 pub mod pki;
+pub mod sealed;
 
 use std::net::IpAddr;
 

@@ -1,10 +1,12 @@
 //! A scripted TLS origin on loopback that plays good and hostile web servers: plain JSON,
 //! redirects, wrong types and statuses, oversize and lying lengths, compressed bodies, slow
 //! drips, stalled and endless headers. It speaks just enough HTTP/1.1 by hand so a test can
-//! send exactly the bytes an attacker would.
+//! send exactly the bytes an attacker would; when TLS negotiates `h2` it sends scripted raw
+//! HTTP/2 frames instead ([`Route::RawH2`]). It records the local address of every TCP
+//! connection it accepts, so a suite can prove nothing reached a blocked address.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,6 +16,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
+use super::sealed::SealedNet;
 use super::{TestingError, ensure_loopback};
 
 /// What the origin does for one path.
@@ -39,9 +42,23 @@ pub enum Route {
         /// Stop after this many bytes (the test's own bound).
         max_bytes: usize,
     },
+    /// HTTP/2 only (TLS negotiated `h2`), keyed `h2:<SNI name>` (see [`Route::h2_key`]):
+    /// send `preface` instead of the server's SETTINGS, wait for the client's first HEADERS
+    /// frame, send `after_request`, then read and discard until the client goes away.
+    RawH2 {
+        /// Raw frames sent first (normally one SETTINGS frame).
+        preface: Vec<u8>,
+        /// Raw frames sent once the request's HEADERS frame arrived.
+        after_request: Vec<u8>,
+    },
 }
 
 impl Route {
+    /// The route key of an HTTP/2 script for connections whose SNI is `server_name`.
+    pub fn h2_key(server_name: &str) -> String {
+        format!("h2:{server_name}")
+    }
+
     /// 200 `application/json` with this body and a correct Content-Length.
     pub fn json(body: impl Into<Vec<u8>>) -> Route {
         Route::response(200, "application/json", &[], body)
@@ -103,6 +120,7 @@ struct State {
     routes: HashMap<String, Route>,
     hits: Vec<Hit>,
     connections: usize,
+    accepted: Vec<SocketAddr>,
 }
 
 /// The running origin; it stops when dropped.
@@ -130,6 +148,28 @@ impl TestOrigin {
     ) -> Result<TestOrigin, TestingError> {
         ensure_loopback(ip)?;
         let listener = TcpListener::bind(SocketAddr::new(ip, port)).await?;
+        TestOrigin::run(listener, tls)
+    }
+
+    /// Listens on `port` of *every* address (`[::]`, dual stack; `0.0.0.0` without IPv6),
+    /// so any connection to any address in the namespace lands here and is recorded (see
+    /// [`TestOrigin::accepted`]). Only possible inside a [`SealedNet`].
+    pub async fn start_sealed(
+        _sealed: &SealedNet,
+        port: u16,
+        tls: Arc<ServerConfig>,
+    ) -> Result<TestOrigin, TestingError> {
+        let listener =
+            match TcpListener::bind(SocketAddr::new(Ipv6Addr::UNSPECIFIED.into(), port)).await {
+                Ok(l) => l,
+                Err(_) => {
+                    TcpListener::bind(SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), port)).await?
+                }
+            };
+        TestOrigin::run(listener, tls)
+    }
+
+    fn run(listener: TcpListener, tls: Arc<ServerConfig>) -> Result<TestOrigin, TestingError> {
         let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(State::default()));
         let acceptor = TlsAcceptor::from(tls);
@@ -139,19 +179,26 @@ impl TestOrigin {
                 let Ok((tcp, _)) = listener.accept().await else {
                     continue;
                 };
+                let local = unmap(tcp.local_addr().unwrap_or(addr));
                 if let Ok(mut s) = task_state.lock() {
                     s.connections += 1;
+                    s.accepted.push(local);
                 }
                 let acceptor = acceptor.clone();
                 let state = task_state.clone();
                 tokio::spawn(async move {
-                    let local = tcp.local_addr().unwrap_or(addr);
                     let Ok(Ok(tls)) =
                         tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
                     else {
                         return;
                     };
-                    serve(tls, local, state).await;
+                    let (_, session) = tls.get_ref();
+                    if session.alpn_protocol() == Some(b"h2".as_slice()) {
+                        let sni = session.server_name().unwrap_or_default().to_owned();
+                        serve_h2(tls, local, sni, state).await;
+                    } else {
+                        serve(tls, local, state).await;
+                    }
                 });
             }
         });
@@ -255,6 +302,103 @@ impl TestOrigin {
     pub fn connections(&self) -> usize {
         self.state.lock().map(|s| s.connections).unwrap_or(0)
     }
+
+    /// The local address of every TCP connection accepted so far (even those that never
+    /// finished TLS), IPv4-mapped addresses shown as IPv4.
+    pub fn accepted(&self) -> Vec<SocketAddr> {
+        self.state
+            .lock()
+            .map(|s| s.accepted.clone())
+            .unwrap_or_default()
+    }
+}
+
+fn unmap(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(v4.into(), v6.port()),
+            None => addr,
+        },
+        SocketAddr::V4(_) => addr,
+    }
+}
+
+/// An empty SETTINGS frame: the server preface when a route gives none.
+const H2_EMPTY_SETTINGS: &[u8] = &[0, 0, 0, 4, 0, 0, 0, 0, 0];
+/// GOAWAY(last stream 0, NO_ERROR): the answer when no script matches.
+const H2_GOAWAY: &[u8] = &[0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+/// The client connection preface.
+const H2_CLIENT_PREFACE_LEN: usize = 24;
+
+/// True once `buf` holds the client preface and a complete-header HEADERS frame (type 1).
+fn h2_request_seen(buf: &[u8]) -> bool {
+    let mut pos = H2_CLIENT_PREFACE_LEN;
+    while let Some(header) = buf.get(pos..pos + 9) {
+        let len =
+            (usize::from(header[0]) << 16) | (usize::from(header[1]) << 8) | usize::from(header[2]);
+        if header[3] == 1 {
+            return true;
+        }
+        pos += 9 + len;
+    }
+    false
+}
+
+async fn serve_h2<S>(stream: S, local: SocketAddr, sni: String, state: Arc<Mutex<State>>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let script = state
+        .lock()
+        .ok()
+        .and_then(|s| s.routes.get(&Route::h2_key(&sni)).cloned());
+    let (preface, after_request) = match script {
+        Some(Route::RawH2 {
+            preface,
+            after_request,
+        }) => (preface, after_request),
+        _ => (H2_EMPTY_SETTINGS.to_vec(), H2_GOAWAY.to_vec()),
+    };
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    if writer.write_all(&preface).await.is_err() || writer.flush().await.is_err() {
+        return;
+    }
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !h2_request_seen(&seen) {
+        if seen.len() > MAX_REQUEST_HEAD {
+            return;
+        }
+        match tokio::time::timeout(Duration::from_secs(10), reader.read(&mut buf)).await {
+            Ok(Ok(n)) if n > 0 => seen.extend_from_slice(&buf[..n]),
+            _ => return,
+        }
+    }
+    if let Ok(mut s) = state.lock() {
+        s.hits.push(Hit {
+            local,
+            path: "h2".to_owned(),
+            host: sni,
+        });
+    }
+    // Keep reading while writing, so the client's own frames never block it.
+    let drain = async {
+        loop {
+            match reader.read(&mut buf).await {
+                Ok(n) if n > 0 => {}
+                _ => break,
+            }
+        }
+    };
+    let write = async {
+        let _ = writer.write_all(&after_request).await;
+        let _ = writer.flush().await;
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        tokio::join!(drain, write);
+    })
+    .await;
+    let _ = writer.shutdown().await;
 }
 
 async fn serve<S>(mut stream: S, local: SocketAddr, state: Arc<Mutex<State>>)
@@ -327,6 +471,11 @@ where
         }
         Route::Stall => {
             tokio::time::sleep(Duration::from_secs(60)).await;
+        }
+        Route::RawH2 { .. } => {
+            let _ = stream
+                .write_all(b"HTTP/1.1 505 X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .await;
         }
         Route::EndlessHeaders { max_bytes } => {
             if stream
