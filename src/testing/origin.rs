@@ -170,6 +170,17 @@ impl TestOrigin {
     }
 
     fn run(listener: TcpListener, tls: Arc<ServerConfig>) -> Result<TestOrigin, TestingError> {
+        TestOrigin::run_with(listener, tls, None)
+    }
+
+    /// The accept loop shared by every kind of origin: counts and records each accepted
+    /// connection, does TLS, then serves scripted HTTP/1.1, scripted HTTP/2 frames (ALPN
+    /// h2), or — with `hyper_h2_body` — a well-behaved hyper HTTP/2 server.
+    fn run_with(
+        listener: TcpListener,
+        tls: Arc<ServerConfig>,
+        hyper_h2_body: Option<&'static str>,
+    ) -> Result<TestOrigin, TestingError> {
         let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(State::default()));
         let acceptor = TlsAcceptor::from(tls);
@@ -193,7 +204,9 @@ impl TestOrigin {
                         return;
                     };
                     let (_, session) = tls.get_ref();
-                    if session.alpn_protocol() == Some(b"h2".as_slice()) {
+                    if let Some(body) = hyper_h2_body {
+                        serve_hyper_h2(tls, local, state, body).await;
+                    } else if session.alpn_protocol() == Some(b"h2".as_slice()) {
                         let sni = session.server_name().unwrap_or_default().to_owned();
                         serve_h2(tls, local, sni, state).await;
                     } else {
@@ -215,62 +228,7 @@ impl TestOrigin {
     ) -> Result<TestOrigin, TestingError> {
         ensure_loopback(ip)?;
         let listener = TcpListener::bind(SocketAddr::new(ip, port)).await?;
-        let addr = listener.local_addr()?;
-        let state = Arc::new(Mutex::new(State::default()));
-        let acceptor = TlsAcceptor::from(tls);
-        let task_state = state.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                let Ok((tcp, _)) = listener.accept().await else {
-                    continue;
-                };
-                if let Ok(mut s) = task_state.lock() {
-                    s.connections += 1;
-                }
-                let acceptor = acceptor.clone();
-                let state = task_state.clone();
-                tokio::spawn(async move {
-                    let local = tcp.local_addr().unwrap_or(addr);
-                    let Ok(Ok(tls)) =
-                        tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await
-                    else {
-                        return;
-                    };
-                    let service = hyper::service::service_fn(
-                        move |req: http::Request<hyper::body::Incoming>| {
-                            let state = state.clone();
-                            async move {
-                                if let Ok(mut s) = state.lock() {
-                                    s.hits.push(Hit {
-                                        local,
-                                        path: req.uri().path().to_owned(),
-                                        host: req
-                                            .uri()
-                                            .authority()
-                                            .map(|a| a.to_string())
-                                            .unwrap_or_default(),
-                                    });
-                                }
-                                let mut response = http::Response::new(http_body_util::Full::new(
-                                    bytes::Bytes::from_static(body.as_bytes()),
-                                ));
-                                response.headers_mut().insert(
-                                    http::header::CONTENT_TYPE,
-                                    http::HeaderValue::from_static("application/json"),
-                                );
-                                Ok::<_, std::convert::Infallible>(response)
-                            }
-                        },
-                    );
-                    let _ = hyper::server::conn::http2::Builder::new(
-                        hyper_util::rt::TokioExecutor::new(),
-                    )
-                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
-                    .await;
-                });
-            }
-        });
-        Ok(TestOrigin { addr, state, task })
+        TestOrigin::run_with(listener, tls, Some(body))
     }
 
     /// Where the origin listens.
@@ -399,6 +357,44 @@ where
     })
     .await;
     let _ = writer.shutdown().await;
+}
+
+/// A plain hyper HTTP/2 server answering every request with `body` as JSON.
+async fn serve_hyper_h2<S>(
+    stream: S,
+    local: SocketAddr,
+    state: Arc<Mutex<State>>,
+    body: &'static str,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+        let state = state.clone();
+        async move {
+            if let Ok(mut s) = state.lock() {
+                s.hits.push(Hit {
+                    local,
+                    path: req.uri().path().to_owned(),
+                    host: req
+                        .uri()
+                        .authority()
+                        .map(|a| a.to_string())
+                        .unwrap_or_default(),
+                });
+            }
+            let mut response = http::Response::new(http_body_util::Full::new(
+                bytes::Bytes::from_static(body.as_bytes()),
+            ));
+            response.headers_mut().insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_static("application/json"),
+            );
+            Ok::<_, std::convert::Infallible>(response)
+        }
+    });
+    let _ = hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+        .await;
 }
 
 async fn serve<S>(mut stream: S, local: SocketAddr, state: Arc<Mutex<State>>)
