@@ -7,6 +7,7 @@
 pub mod codes;
 pub mod connect;
 pub mod exchange;
+pub mod head;
 pub mod media;
 pub mod resolver;
 pub mod self_addrs;
@@ -29,6 +30,7 @@ use crate::policy::{AddrDecision, Decision, PinnedAddr, Policy, SafeUrl, TargetH
 use crate::problem::Problem;
 use connect::ConnectBudget;
 use exchange::ExchangeLimits;
+use head::HeadDecision;
 use media::CacheHints;
 use resolver::{Resolve, ResolveError};
 
@@ -211,10 +213,6 @@ impl Run {
         let last = self.report.hops.len() - 1;
         &mut self.report.hops[last]
     }
-}
-
-fn is_redirect(status: u16) -> bool {
-    matches!(status, 301 | 302 | 303 | 307 | 308)
 }
 
 fn resolve_problem(e: &ResolveError, host: &str) -> Problem {
@@ -500,114 +498,25 @@ impl Fetcher {
         let status = head.status.as_u16();
         run.report.facts.status = Some(status);
         run.hop().status = Some(status);
-        let header_str = |name: header::HeaderName| {
-            head.headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        run.report.facts.content_type = header_str(header::CONTENT_TYPE);
-
-        if is_redirect(status) {
-            if !request.follow_redirects {
-                return HopEnd::Done(
-                    FetchStatus::Unreachable,
-                    vec![Problem::error(
-                        codes::REDIRECT_NOT_ALLOWED,
-                        format!(
-                            "origin answered {status}; this kind must be served without redirects"
-                        ),
-                    )],
-                );
-            }
-            return match header_str(header::LOCATION) {
-                Some(location) if !location.trim().is_empty() => HopEnd::Redirect(location, status),
-                _ => HopEnd::Done(
-                    FetchStatus::Unreachable,
-                    vec![Problem::error(
-                        codes::REDIRECT_INVALID,
-                        format!("{status} redirect without a Location"),
-                    )],
-                ),
-            };
-        }
-        if status != 200 {
-            return HopEnd::Done(
-                FetchStatus::Unreachable,
-                vec![Problem::error(
-                    codes::STATUS_NOT_OK,
-                    format!("origin answered {status}, not 200"),
-                )],
-            );
-        }
-        // Every field line counts: `Content-Encoding: identity` followed by a second
-        // `Content-Encoding: gzip` line is a gzip body, and so is `Transfer-Encoding: gzip,
-        // chunked`. Either would hand the validator bytes no compliant client would see.
-        let codings = |name: header::HeaderName| {
-            head.headers
-                .get_all(name)
-                .iter()
-                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        if !media::all_identity_encoding(
-            head.headers
-                .get_all(header::CONTENT_ENCODING)
-                .iter()
-                .map(|v| v.as_bytes()),
-        ) {
-            return HopEnd::Done(
-                FetchStatus::Unreachable,
-                vec![Problem::error(
-                    codes::CONTENT_ENCODING_NOT_ALLOWED,
-                    format!(
-                        "Content-Encoding {:?} was not asked for (identity only)",
-                        codings(header::CONTENT_ENCODING)
-                    ),
-                )],
-            );
-        }
-        if !media::only_chunked_transfer(
-            head.headers
-                .get_all(header::TRANSFER_ENCODING)
-                .iter()
-                .map(|v| v.as_bytes()),
-        ) {
-            return HopEnd::Done(
-                FetchStatus::Unreachable,
-                vec![Problem::error(
-                    codes::CONTENT_ENCODING_NOT_ALLOWED,
-                    format!(
-                        "Transfer-Encoding {:?} carries a coding other than chunked",
-                        codings(header::TRANSFER_ENCODING)
-                    ),
-                )],
-            );
-        }
-        match run.report.facts.content_type.as_deref() {
-            Some(ct) if media::is_json_media_type(ct) => {}
-            other => {
-                return HopEnd::Done(
-                    FetchStatus::Unreachable,
-                    vec![Problem::error(
-                        codes::CONTENT_TYPE_NOT_JSON,
-                        format!(
-                            "Content-Type {:?} is not application/json or application/*+json",
-                            other.unwrap_or("")
-                        ),
-                    )],
-                );
-            }
-        }
-        let cache = media::cache_hints(
-            header_str(header::CACHE_CONTROL).as_deref(),
-            header_str(header::EXPIRES).as_deref(),
-            header_str(header::DATE).as_deref(),
-            header_str(header::AGE).as_deref(),
-            header_str(header::ETAG).as_deref(),
+        run.report.facts.content_type = head
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let cache = match head::judge_head(
+            status,
+            &head.headers,
+            request.follow_redirects,
             SystemTime::now(),
-        );
+        ) {
+            HeadDecision::Redirect { location, status } => {
+                return HopEnd::Redirect(location, status);
+            }
+            HeadDecision::Refuse(problem) => {
+                return HopEnd::Done(FetchStatus::Unreachable, vec![problem]);
+            }
+            HeadDecision::ReadBody(cache) => cache,
+        };
         let body_started = Instant::now();
         match head.read_body(&limits).await {
             Ok((body, body_time)) => {
