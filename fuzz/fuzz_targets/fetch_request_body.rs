@@ -32,7 +32,8 @@ fuzz_target!(|data: &[u8]| {
                 panic!("accepted a body that is not a JSON object");
             };
             assert!(
-                m.keys().all(|k| ["url", "kind", "expect"].contains(&k.as_str())),
+                m.keys()
+                    .all(|k| ["url", "kind", "expect"].contains(&k.as_str())),
                 "accepted unknown members: {:?}",
                 m.keys().collect::<Vec<_>>()
             );

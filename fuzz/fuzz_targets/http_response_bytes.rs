@@ -29,7 +29,12 @@ const MAX_HEADER_BYTES: usize = 2048;
 
 fn declared(p: &Problem) {
     assert!(p.is_error());
-    assert!(ALL_CODES.contains(&p.code), "undeclared {}: {}", p.code, p.detail);
+    assert!(
+        ALL_CODES.contains(&p.code),
+        "undeclared {}: {}",
+        p.code,
+        p.detail
+    );
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -73,7 +78,11 @@ fuzz_target!(|data: &[u8]| {
         match send_over(client, h2, &url, &limits).await {
             Err(p) => declared(&p),
             Ok(head) => {
-                assert!(head.headers.len() <= MAX_HEADERS, "{} headers", head.headers.len());
+                assert!(
+                    head.headers.len() <= MAX_HEADERS,
+                    "{} headers",
+                    head.headers.len()
+                );
                 let head_bytes: usize = head
                     .headers
                     .iter()
@@ -81,9 +90,8 @@ fuzz_target!(|data: &[u8]| {
                     .sum();
                 assert!(head_bytes <= MAX_HEADER_BYTES, "{head_bytes} header bytes");
                 // The header judgements the fetcher applies next must not panic either.
-                let get = |name: header::HeaderName| {
-                    head.headers.get(name).and_then(|v| v.to_str().ok())
-                };
+                let get =
+                    |name: header::HeaderName| head.headers.get(name).and_then(|v| v.to_str().ok());
                 if let Some(ct) = get(header::CONTENT_TYPE) {
                     let _ = media::is_json_media_type(ct);
                 }

@@ -87,7 +87,11 @@ fuzz_target!(|data: &[u8]| {
         for (form, wrapped) in ipv4_wrappers(v4) {
             let d = check_one(p, IpAddr::V6(wrapped), nat64);
             if plain != Decision::Allow {
-                assert_ne!(d, Decision::Allow, "{v4} blocked but {form} {wrapped} allowed");
+                assert_ne!(
+                    d,
+                    Decision::Allow,
+                    "{v4} blocked but {form} {wrapped} allowed"
+                );
             }
             if form == "nat64" {
                 if nat64 {

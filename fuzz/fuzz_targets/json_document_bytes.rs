@@ -49,7 +49,10 @@ fuzz_target!(|data: &[u8]| {
                 Ok(x) => x,
                 Err(e) => panic!("strict accepted what serde_json refuses: {e}"),
             };
-            assert!(same_value(v, &loose), "strict {v:?} vs serde_json {loose:?}");
+            assert!(
+                same_value(v, &loose),
+                "strict {v:?} vs serde_json {loose:?}"
+            );
             let text = serde_json::to_vec(v).unwrap_or_default();
             match strict_json::read_value(&text, &default) {
                 Ok(back) => assert!(same_value(v, &back), "{v:?} -> {back:?}"),
@@ -63,7 +66,10 @@ fuzz_target!(|data: &[u8]| {
         Err(p) => {
             assert!(p.is_error());
             assert!(ALL_CODES.contains(&p.code), "undeclared {}", p.code);
-            assert!(tight_read.is_err(), "tight limits accepted what default refused");
+            assert!(
+                tight_read.is_err(),
+                "tight limits accepted what default refused"
+            );
         }
     }
     if let Ok(t) = &tight_read {

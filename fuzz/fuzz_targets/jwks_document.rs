@@ -7,9 +7,5 @@ use libfuzzer_sys::fuzz_target;
 use portcullis::kind::Kind;
 
 fuzz_target!(|data: &[u8]| {
-    portcullis_fuzz::check_validator(
-        Kind::Jwks,
-        "https://idp.example.com/jwks",
-        data,
-    );
+    portcullis_fuzz::check_validator(Kind::Jwks, "https://idp.example.com/jwks", data);
 });

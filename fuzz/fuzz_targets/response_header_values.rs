@@ -62,7 +62,12 @@ fuzz_target!(|data: &[u8]| {
     if let Some(ct) = ctype
         && is_json_media_type(ct)
     {
-        let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let essence = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         assert!(
             essence == "application/json"
                 || (essence.starts_with("application/") && essence.ends_with("+json")),

@@ -75,7 +75,10 @@ fuzz_target!(|data: &[u8]| {
     };
     let base = RulesFile::embedded_default();
     let alone = Policy::new(vec![file.clone()], PolicyOptions::default());
-    assert!(alone.is_ok(), "parsed file does not compile alone: {alone:?}");
+    assert!(
+        alone.is_ok(),
+        "parsed file does not compile alone: {alone:?}"
+    );
     let layered = Policy::new(vec![base.clone(), file.clone()], PolicyOptions::default());
     let Ok(p) = layered else {
         panic!("parsed file does not compile over the default: {layered:?}");
@@ -113,7 +116,10 @@ fuzz_target!(|data: &[u8]| {
         };
         let is_domain = matches!(url::Host::parse(&name), Ok(url::Host::Domain(d)) if d == name);
         if is_domain && name.parse::<IpAddr>().is_err() {
-            assert!(p.check_host(&name).is_err(), "{name} passes block {pattern}");
+            assert!(
+                p.check_host(&name).is_err(),
+                "{name} passes block {pattern}"
+            );
         }
     }
     if let Some(ports) = file.ports() {

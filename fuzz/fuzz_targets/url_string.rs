@@ -47,7 +47,10 @@ fuzz_target!(|data: &[u8]| {
                 TargetHost::Domain(d) => {
                     assert_eq!(d, &d.to_ascii_lowercase(), "{raw:?}");
                     assert!(!d.ends_with('.') && !d.is_empty(), "{raw:?}");
-                    assert!(d.parse::<IpAddr>().is_err(), "IP spelled as a name: {raw:?}");
+                    assert!(
+                        d.parse::<IpAddr>().is_err(),
+                        "IP spelled as a name: {raw:?}"
+                    );
                     assert!(!d.contains('@') && !d.contains(':'), "{raw:?}");
                 }
                 TargetHost::Ip(pinned) => {
@@ -58,7 +61,10 @@ fuzz_target!(|data: &[u8]| {
             }
             match p.check_url(safe.as_str()) {
                 Ok(again) => assert_eq!(&again, safe, "{raw:?}"),
-                Err(e) => panic!("{raw:?} accepted as {} but that is refused: {e:?}", safe.as_str()),
+                Err(e) => panic!(
+                    "{raw:?} accepted as {} but that is refused: {e:?}",
+                    safe.as_str()
+                ),
             }
         }
     }

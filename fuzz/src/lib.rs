@@ -10,9 +10,7 @@ use std::sync::OnceLock;
 
 use ipnet::IpNet;
 use portcullis::config::DocumentsConfig;
-use portcullis::documents::{
-    self, Context, Expect, JsonLimits, UrlRules, Validated, strict_json,
-};
+use portcullis::documents::{self, Context, Expect, JsonLimits, UrlRules, Validated, strict_json};
 use portcullis::kind::Kind;
 use portcullis::policy::{Policy, PolicyOptions};
 use portcullis::problem::Problem;
@@ -185,8 +183,7 @@ pub fn same_value(a: &Value, b: &Value) -> bool {
         }
         (Value::Object(x), Value::Object(y)) => {
             x.len() == y.len()
-                && x
-                    .iter()
+                && x.iter()
                     .zip(y)
                     .all(|((k1, v1), (k2, v2))| k1 == k2 && same_value(v1, v2))
         }
