@@ -8,6 +8,7 @@ use http::{HeaderMap, Request, StatusCode, header};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinHandle;
 use url::Url;
 
@@ -78,20 +79,35 @@ fn hyper_problem(e: &hyper::Error) -> Problem {
     }
 }
 
-/// Sends the GET and waits for the response head.
+/// Sends the GET over a pinned TLS connection and waits for the response head.
 pub async fn send(conn: Connected, url: &Url, limits: &ExchangeLimits) -> Result<Head, Problem> {
-    let io = TokioIo::new(conn.stream);
+    send_over(conn.stream, conn.h2, url, limits).await
+}
+
+/// Sends the GET over any byte stream (HTTP/2 when `h2`, else HTTP/1.1) and waits for the
+/// response head. [`send`] is this over a pinned TLS stream; the fuzz target
+/// `http_response_bytes` drives it over an in-memory duplex stream playing a hostile origin.
+pub async fn send_over<IO>(
+    io: IO,
+    h2: bool,
+    url: &Url,
+    limits: &ExchangeLimits,
+) -> Result<Head, Problem>
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let io = TokioIo::new(io);
     let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
     let host = url.host_str().unwrap_or_default();
     let authority = match url.port() {
         Some(port) => format!("{host}:{port}"),
         None => host.to_owned(),
     };
-    let builder = Request::get(if conn.h2 { url.as_str() } else { path })
+    let builder = Request::get(if h2 { url.as_str() } else { path })
         .header(header::ACCEPT, "application/json")
         .header(header::ACCEPT_ENCODING, "identity")
         .header(header::USER_AGENT, USER_AGENT);
-    let builder = if conn.h2 {
+    let builder = if h2 {
         builder
     } else {
         builder.header(header::HOST, authority)
@@ -103,7 +119,7 @@ pub async fn send(conn: Connected, url: &Url, limits: &ExchangeLimits) -> Result
     let started = Instant::now();
     let head_deadline = (started + limits.first_byte).min(limits.deadline);
     let handshake_and_send = async {
-        if conn.h2 {
+        if h2 {
             let header_list = u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX);
             let (mut sender, connection) =
                 hyper::client::conn::http2::Builder::new(TokioExecutor::new())

@@ -2,7 +2,9 @@
 //! a typo in `expect` must not silently weaken a check.
 
 use serde::Deserialize;
+use serde_json::Value;
 
+use crate::documents::strict_json::{JsonLimits, read_object};
 use crate::kind::Kind;
 
 /// Expectations a caller can state about the document.
@@ -42,11 +44,20 @@ pub struct RequestError {
 pub const MAX_EXPECT_BYTES: usize = 2_048;
 
 /// Parses and checks a request body (already size-capped by the server).
+///
+/// The body and `expect` must be JSON objects: serde's derived structs would also accept
+/// arrays (`["https://a.example/x","jwks"]`), positional members nobody documented.
 pub fn parse_fetch_request(body: &[u8]) -> Result<FetchApiRequest, RequestError> {
-    let request: FetchApiRequest = serde_json::from_slice(body).map_err(|e| RequestError {
+    let invalid = |why: String| RequestError {
         code: "invalid_request",
-        detail: format!("request body is not a valid fetch request: {e}"),
-    })?;
+        detail: format!("request body is not a valid fetch request: {why}"),
+    };
+    let map = read_object(body, &JsonLimits::default()).map_err(|p| invalid(p.detail))?;
+    if map.get("expect").is_some_and(|e| !e.is_object()) {
+        return Err(invalid("expect must be an object".into()));
+    }
+    let request: FetchApiRequest =
+        serde_json::from_value(Value::Object(map)).map_err(|e| invalid(e.to_string()))?;
     let too_long = [
         request.expect.resource.as_deref(),
         request.expect.issuer.as_deref(),
@@ -92,6 +103,9 @@ mod tests {
             br#"{"kind":"jwks"}"#,
             b"not json",
             b"",
+            br#"["https://a.example/x","jwks"]"#,
+            br#"{"url":"https://a.example/x","kind":"jwks","expect":["https://a.example"]}"#,
+            br#"{"url":"https://a.example/x","kind":"jwks","kind":"json"}"#,
         ] {
             let err = parse_fetch_request(body).unwrap_err();
             assert_eq!(err.code, "invalid_request");
