@@ -19,6 +19,7 @@ use http::header;
 use libfuzzer_sys::fuzz_target;
 use portcullis::fetch::codes::ALL_CODES;
 use portcullis::fetch::exchange::{ExchangeLimits, send_over};
+use portcullis::fetch::head::{self, HeadDecision};
 use portcullis::fetch::media;
 use portcullis::problem::Problem;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -89,24 +90,31 @@ fuzz_target!(|data: &[u8]| {
                     .map(|(n, v)| n.as_str().len() + v.len() + 4)
                     .sum();
                 assert!(head_bytes <= MAX_HEADER_BYTES, "{head_bytes} header bytes");
-                // The header judgements the fetcher applies next must not panic either.
-                let get =
-                    |name: header::HeaderName| head.headers.get(name).and_then(|v| v.to_str().ok());
-                if let Some(ct) = get(header::CONTENT_TYPE) {
-                    let _ = media::is_json_media_type(ct);
-                }
-                if let Some(ce) = get(header::CONTENT_ENCODING) {
-                    let _ = media::is_identity_encoding(ce);
-                }
-                let _ = media::cache_hints(
-                    get(header::CACHE_CONTROL),
-                    get(header::EXPIRES),
-                    get(header::DATE),
-                    get(header::AGE),
-                    get(header::ETAG),
-                    UNIX_EPOCH,
-                );
+                // The fetcher's head judgement: only a 200 with a JSON media type and no
+                // coding but identity/chunked is ever read as a document.
                 let status = head.status.as_u16();
+                match head::judge_head(status, &head.headers, true, UNIX_EPOCH) {
+                    HeadDecision::ReadBody(_) => {
+                        assert_eq!(status, 200);
+                        let ct = head
+                            .headers
+                            .get(header::CONTENT_TYPE)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default();
+                        assert!(media::is_json_media_type(ct), "{ct:?}");
+                        for ce in head.headers.get_all(header::CONTENT_ENCODING) {
+                            assert!(media::all_identity_encoding([ce.as_bytes()]), "{ce:?}");
+                        }
+                    }
+                    HeadDecision::Redirect {
+                        status: s,
+                        location,
+                    } => {
+                        assert!(matches!(s, 301 | 302 | 303 | 307 | 308));
+                        assert!(!location.trim().is_empty());
+                    }
+                    HeadDecision::Refuse(p) => declared(&p),
+                }
                 let announced = head.content_length();
                 match head.read_body(&limits).await {
                     Err(p) => declared(&p),
