@@ -207,6 +207,10 @@ async fn redirects_into_forbidden_places_are_blocked() {
             "{path}: {:?}",
             codes(&report)
         );
+        // The facts describe the refused hop, not the redirecting one.
+        assert_eq!(report.facts.address, None, "{path}");
+        assert_eq!(report.facts.status, None, "{path}");
+        assert_eq!(report.facts.redirects.len(), 1, "{path}");
     }
     // Only the redirecting hops reached the origin.
     assert_eq!(lab.origin.hits().len(), cases.len());

@@ -361,7 +361,12 @@ impl Fetcher {
                             )],
                         );
                     }
+                    // The facts describe the last hop: a redirect target that is refused
+                    // must not appear next to the previous hop's address and status.
                     run.report.facts.final_url = next.as_str().to_owned();
+                    run.report.facts.address = None;
+                    run.report.facts.status = None;
+                    run.report.facts.content_type = None;
                     current = match self.policy.check_url(next.as_str()) {
                         Ok(url) => url,
                         Err(problems) => return run.finish(FetchStatus::Blocked, problems),
