@@ -334,7 +334,8 @@ async fn concurrency_bound_answers_503_when_the_queue_is_full() {
     let addr = svc.addr;
     let first_url = body(&lab.url("good.test", "/slow1.json"), "jwks");
     let first = tokio::spawn(async move { post_fetch(addr, None, &first_url).await.status });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The first fetch holds the only slot once the origin has its request (it drips 400 ms).
+    common::wait_until(|| lab.origin.hits_for("/slow1.json") == 1).await;
     let second = post_fetch(
         svc.addr,
         None,
@@ -354,7 +355,7 @@ async fn shutdown_lets_the_request_in_flight_finish() {
     let addr = svc.addr;
     let request = body(&lab.url("good.test", "/slow.json"), "jwks");
     let in_flight = tokio::spawn(async move { post_fetch(addr, None, &request).await });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    common::wait_until(|| lab.origin.hits_for("/slow.json") == 1).await;
     svc.shutdown.take().unwrap().send(()).unwrap();
     let reply = in_flight.await.unwrap();
     assert_eq!(reply.status, StatusCode::OK);

@@ -302,3 +302,16 @@ impl Lab {
         }
     }
 }
+
+/// Polls `condition` every 5 ms for up to 10 s; tests wait for an event instead of sleeping
+/// for a guessed time, so a loaded CI machine cannot reorder them.
+pub async fn wait_until(condition: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "condition not reached in 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
