@@ -591,3 +591,34 @@ fn dashboard_queries_become_a_checkable_rule_file() {
         std::fs::write(&path, yaml).unwrap();
     }
 }
+
+#[tokio::test]
+async fn refused_requests_leave_an_audit_line_too() {
+    let lab = Lab::start().await;
+    let buf = SharedBuf::default();
+    let svc = lab
+        .serve_with_audit(|c| c.server.callers = callers(), sink(&buf))
+        .await;
+    let url = lab.url("good.test", "/doc.json");
+    let wrong = post_fetch(svc.addr, Some("not-the-token"), &body(&url, "json")).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    let bad = post_fetch(svc.addr, Some(TOKEN), r#"{"url": 1}"#).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    let text = buf.text();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines[0]["event"], "refused");
+    assert_eq!(lines[0]["status"], 401);
+    assert_eq!(lines[0]["error"], "invalid_token");
+    assert_eq!(lines[0]["caller"], Value::Null);
+    assert_eq!(lines[1]["status"], 400);
+    assert_eq!(lines[1]["error"], "invalid_request");
+    assert_eq!(lines[1]["caller"], "as-1");
+    assert!(
+        !text.contains("not-the-token") && !text.contains(TOKEN),
+        "no tokens in audit"
+    );
+}

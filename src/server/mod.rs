@@ -79,18 +79,55 @@ pub fn error_response(status: StatusCode, code: &str, detail: &str) -> Response<
     json_response(status, &json!({ "error": code, "detail": detail }))
 }
 
-fn refusal_response(refusal: &Refusal) -> Response<Body> {
-    let status = if refusal.code == crate::service::limits::OVERLOADED {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        StatusCode::TOO_MANY_REQUESTS
-    };
-    let mut response = error_response(status, refusal.code.as_str(), "limit reached; retry later");
-    let secs = refusal.retry_after.as_secs().max(1).to_string();
-    if let Ok(value) = header::HeaderValue::from_str(&secs) {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
+/// A request answered with an error instead of a verdict.
+struct Refused {
+    status: StatusCode,
+    code: String,
+    detail: String,
+    retry_after: Option<Duration>,
+}
+
+impl Refused {
+    fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Refused {
+        Refused {
+            status,
+            code: code.to_owned(),
+            detail: detail.into(),
+            retry_after: None,
+        }
     }
-    response
+
+    fn into_response(self) -> Response<Body> {
+        let mut response = error_response(self.status, &self.code, &self.detail);
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        if let Some(after) = self.retry_after
+            && let Ok(value) = header::HeaderValue::from_str(&after.as_secs().max(1).to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    }
+}
+
+impl From<Refusal> for Refused {
+    fn from(refusal: Refusal) -> Refused {
+        let status = if refusal.code == crate::service::limits::OVERLOADED {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::TOO_MANY_REQUESTS
+        };
+        Refused {
+            status,
+            code: refusal.code.as_str().to_owned(),
+            detail: "limit reached; retry later".to_owned(),
+            retry_after: Some(refusal.retry_after),
+        }
+    }
 }
 
 /// Shared state of the running server.
@@ -146,88 +183,96 @@ impl App {
         }
     }
 
+    /// `POST /v1/fetch`: a verdict, or a refusal that is answered and audited in one place.
     async fn fetch(&self, request: Request<Incoming>) -> Response<Body> {
+        let mut caller = None;
+        match self.fetch_verdict(request, &mut caller).await {
+            Ok(reply) => bytes_response(StatusCode::OK, "application/json", reply),
+            Err(refused) => {
+                self.service.audit_refusal(
+                    caller.as_deref(),
+                    refused.status.as_u16(),
+                    &refused.code,
+                );
+                refused.into_response()
+            }
+        }
+    }
+
+    async fn fetch_verdict(
+        &self,
+        request: Request<Incoming>,
+        caller_out: &mut Option<String>,
+    ) -> Result<Bytes, Refused> {
         let authorization = request
             .headers()
             .get(header::AUTHORIZATION)
             .map(|v| v.as_bytes().to_vec());
-        let caller = match self.callers.authenticate(authorization.as_deref()) {
-            Ok(caller) => caller,
-            Err(e) => {
-                let mut response =
-                    error_response(StatusCode::UNAUTHORIZED, e.code(), &e.to_string());
-                response.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    header::HeaderValue::from_static("Bearer"),
-                );
-                return response;
-            }
-        };
-        if let Err(refusal) = self.service.admit_caller(&caller) {
-            return refusal_response(&refusal);
-        }
+        let caller = self
+            .callers
+            .authenticate(authorization.as_deref())
+            .map_err(|e| Refused::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string()))?;
+        *caller_out = Some(caller.clone());
+        self.service.admit_caller(&caller).map_err(Refused::from)?;
         let is_json = request
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(crate::fetch::media::is_json_media_type);
         if !is_json {
-            return error_response(
+            return Err(Refused::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 "send the request as application/json",
-            );
+            ));
         }
         let max = self.config.max_request_bytes;
-        if let Some(len) = request
+        let too_large = || {
+            Refused::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request_too_large",
+                format!("request body is limited to {max} bytes"),
+            )
+        };
+        let announced = request
             .headers()
             .get(header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok())
-            && len > max
-        {
-            return error_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "request_too_large",
-                &format!("request body is limited to {max} bytes"),
-            );
+            .and_then(|v| v.parse::<usize>().ok());
+        if announced.is_some_and(|len| len > max) {
+            return Err(too_large());
         }
         let deadline = Duration::from_millis(self.config.request_read_timeout_ms);
         let body = Limited::new(request.into_body(), max);
         let bytes = match tokio::time::timeout(deadline, body.collect()).await {
             Err(_) => {
-                return error_response(
+                return Err(Refused::new(
                     StatusCode::REQUEST_TIMEOUT,
                     "request_timeout",
                     "request body did not arrive in time",
-                );
+                ));
             }
-            Ok(Err(e)) => {
+            Ok(Err(e))
                 if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some()
-                {
-                    return error_response(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "request_too_large",
-                        &format!("request body is limited to {max} bytes"),
-                    );
-                }
-                return error_response(
+                    .is_some() =>
+            {
+                return Err(too_large());
+            }
+            Ok(Err(_)) => {
+                return Err(Refused::new(
                     StatusCode::BAD_REQUEST,
                     "invalid_request",
                     "cannot read request body",
-                );
+                ));
             }
             Ok(Ok(collected)) => collected.to_bytes(),
         };
-        let parsed = match request::parse_fetch_request(&bytes) {
-            Ok(parsed) => parsed,
-            Err(e) => return error_response(StatusCode::BAD_REQUEST, e.code, &e.detail),
-        };
-        match self.service.verdict(&caller, parsed).await {
-            Ok(reply) => bytes_response(StatusCode::OK, "application/json", reply),
-            Err(refusal) => refusal_response(&refusal),
-        }
+        let parsed = request::parse_fetch_request(&bytes)
+            .map_err(|e| Refused::new(StatusCode::BAD_REQUEST, e.code, e.detail))?;
+        self.service
+            .verdict(&caller, parsed)
+            .await
+            .map_err(Refused::from)
     }
 }
 

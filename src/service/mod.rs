@@ -121,6 +121,12 @@ impl Service {
         self.telemetry.render()
     }
 
+    /// Records a request refused before any verdict (bad auth, bad body, a limit).
+    pub fn audit_refusal(&self, caller: Option<&str>, status: u16, error: &str) {
+        self.telemetry
+            .audit(|| crate::telemetry::RefusalRecord::new(caller, status, error));
+    }
+
     /// Layer 1: the caller's request rate.
     pub fn admit_caller(&self, caller: &str) -> Result<(), Refusal> {
         self.admission

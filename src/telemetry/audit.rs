@@ -30,7 +30,7 @@ impl AuditSink {
 
     /// Writes one record as a JSON line and tells whether it was written; a failure is
     /// reported on the tracing log (and counted by the caller) and never fails the request.
-    pub fn write(&mut self, record: &AuditRecord<'_>) -> bool {
+    pub fn write(&mut self, record: &impl Serialize) -> bool {
         let mut line = match serde_json::to_vec(record) {
             Ok(line) => line,
             Err(e) => {
@@ -149,6 +149,38 @@ impl<'a> AuditRecord<'a> {
                 total: ms(t.total),
             },
             cache_hit,
+        }
+    }
+}
+
+/// One audit line for a request refused before any verdict (401, 400, 408, 413, 415, 429,
+/// 503): who was refused and why, so every refusal is explainable after the fact.
+#[derive(Serialize)]
+pub struct RefusalRecord<'a> {
+    /// Unix milliseconds.
+    pub time_unix_ms: u128,
+    /// Always `refused`.
+    pub event: &'static str,
+    /// The authenticated caller, when authentication got that far.
+    pub caller: Option<&'a str>,
+    /// HTTP status answered.
+    pub status: u16,
+    /// The error code answered.
+    pub error: &'a str,
+}
+
+impl<'a> RefusalRecord<'a> {
+    /// Builds the record for one refused request.
+    pub fn new(caller: Option<&'a str>, status: u16, error: &'a str) -> RefusalRecord<'a> {
+        RefusalRecord {
+            time_unix_ms: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or(0),
+            event: "refused",
+            caller,
+            status,
+            error,
         }
     }
 }

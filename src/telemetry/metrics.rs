@@ -15,7 +15,7 @@ use prometheus::{
     IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
-use super::audit::{AuditRecord, AuditSink};
+use super::audit::AuditSink;
 use crate::judge::Judgement;
 use crate::kind::{Kind, Outcome};
 use crate::problem::Code;
@@ -364,7 +364,7 @@ impl Telemetry {
 
     /// Writes one audit record, built only when a sink is configured (the cached path
     /// must not pay for a record nobody reads).
-    pub fn audit<'a>(&self, record: impl FnOnce() -> AuditRecord<'a>) {
+    pub fn audit<R: serde::Serialize>(&self, record: impl FnOnce() -> R) {
         if let Ok(mut sink) = self.audit.lock()
             && let Some(sink) = sink.as_mut()
         {

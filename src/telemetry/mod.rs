@@ -5,5 +5,5 @@
 pub mod audit;
 pub mod metrics;
 
-pub use audit::{AuditRecord, AuditSink};
+pub use audit::{AuditRecord, AuditSink, RefusalRecord};
 pub use metrics::{InFlightGuard, Telemetry};
