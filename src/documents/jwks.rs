@@ -758,18 +758,26 @@ fn rsa_material(key: &Map<String, Value>, c: &mut KeyCheck) -> Option<Material> 
     Some(Material::Rsa { n, e })
 }
 
+/// The curve of an EC or OKP key; a missing `crv` is a malformed key (a `crv` of the wrong
+/// type was already reported by the caller).
+fn required_crv<'a>(
+    key: &Map<String, Value>,
+    crv: Option<&'a str>,
+    c: &mut KeyCheck,
+) -> Option<&'a str> {
+    if crv.is_none() && !key.contains_key("crv") {
+        c.add(
+            Class::Malformed,
+            JWK_MISSING_MEMBER,
+            "crv is required".into(),
+            Some("crv"),
+        );
+    }
+    crv
+}
+
 fn ec_material(key: &Map<String, Value>, crv: Option<&str>, c: &mut KeyCheck) -> Option<Material> {
-    let Some(crv) = crv else {
-        if !key.contains_key("crv") {
-            c.add(
-                Class::Malformed,
-                JWK_MISSING_MEMBER,
-                "crv is required".into(),
-                Some("crv"),
-            );
-        }
-        return None;
-    };
+    let crv = required_crv(key, crv, c)?;
     let size = match crv {
         "P-256" => 32,
         "P-384" => 48,
@@ -843,17 +851,7 @@ fn p521_on_curve(point: &[u8]) -> bool {
 }
 
 fn okp_material(key: &Map<String, Value>, crv: Option<&str>, c: &mut KeyCheck) -> Option<Material> {
-    let Some(crv) = crv else {
-        if !key.contains_key("crv") {
-            c.add(
-                Class::Malformed,
-                JWK_MISSING_MEMBER,
-                "crv is required".into(),
-                Some("crv"),
-            );
-        }
-        return None;
-    };
+    let crv = required_crv(key, crv, c)?;
     if crv != "Ed25519" && crv != "X25519" {
         c.add(
             Class::Unusable,

@@ -39,6 +39,18 @@ pub struct ExchangeLimits {
 /// Aborts the connection driver when the exchange is over, whatever path it took.
 struct DriverGuard(JoinHandle<()>);
 
+impl DriverGuard {
+    /// Runs a hyper connection driver (h1 or h2) in its own task, owned by the guard.
+    fn spawn<F>(connection: F) -> DriverGuard
+    where
+        F: std::future::Future + Send + 'static,
+    {
+        DriverGuard(tokio::spawn(async move {
+            let _ = connection.await;
+        }))
+    }
+}
+
 impl Drop for DriverGuard {
     fn drop(&mut self) {
         self.0.abort();
@@ -132,14 +144,9 @@ where
                     .handshake(io)
                     .await
                     .map_err(|e| hyper_problem(&e))?;
-            let driver = DriverGuard(tokio::spawn(async move {
-                let _ = connection.await;
-            }));
-            let response = sender
-                .send_request(request)
-                .await
-                .map_err(|e| hyper_problem(&e))?;
-            Ok::<_, Problem>((response, driver))
+            let driver = DriverGuard::spawn(connection);
+            let response = sender.send_request(request).await;
+            Ok::<_, Problem>((response.map_err(|e| hyper_problem(&e))?, driver))
         } else {
             let (mut sender, connection) = hyper::client::conn::http1::Builder::new()
                 .max_headers(limits.max_headers)
@@ -147,14 +154,9 @@ where
                 .handshake(io)
                 .await
                 .map_err(|e| hyper_problem(&e))?;
-            let driver = DriverGuard(tokio::spawn(async move {
-                let _ = connection.await;
-            }));
-            let response = sender
-                .send_request(request)
-                .await
-                .map_err(|e| hyper_problem(&e))?;
-            Ok((response, driver))
+            let driver = DriverGuard::spawn(connection);
+            let response = sender.send_request(request).await;
+            Ok((response.map_err(|e| hyper_problem(&e))?, driver))
         }
     };
     let (response, driver) = tokio::time::timeout_at(head_deadline.into(), handshake_and_send)
