@@ -67,6 +67,18 @@ pub(super) fn check_url(policy: &Policy, raw: &str) -> Result<SafeUrl, Vec<Probl
     };
 
     let mut problems = Vec::new();
+    // The serialized URL is what gets fetched (and re-checked on every redirect hop); WHATWG
+    // percent-encoding can make it longer than the raw text, so the cap applies to it too
+    // (found by the `url_string` fuzz target: accepted raw, refused when re-checked).
+    if url.as_str().len() > max {
+        problems.push(Problem::error(
+            URL_TOO_LONG,
+            format!(
+                "the URL is {} bytes long once normalized; at most {max} are accepted",
+                url.as_str().len()
+            ),
+        ));
+    }
     if !policy.schemes.iter().any(|s| s == url.scheme()) {
         problems.push(Problem::error(
             SCHEME_NOT_ALLOWED,
