@@ -421,27 +421,10 @@ impl SealedLab {
     /// A config file for the CLI with the same resolver, rules and roots.
     fn config_file(&self) -> std::path::PathBuf {
         let path = self.dir.path().join("portcullis.toml");
-        let text = format!(
-            r#"[resolver]
-nameservers = ["{dns}"]
-timeout_ms = 500
-attempts = 0
-
-[tls]
-extra_roots = ["{ca}"]
-builtin_roots = false
-
-[rules]
-files = ["{rules}"]
-
-[limits]
-total_timeout_ms = 3000
-first_byte_timeout_ms = 1000
-body_timeout_ms = 1000
-"#,
-            dns = self.dns.addr(),
-            ca = self.config.tls.extra_roots[0].display(),
-            rules = self.config.rules.files[0].display(),
+        let text = common::cli_config_text(
+            self.dns.addr(),
+            &self.config.tls.extra_roots[0],
+            &self.config.rules.files[0],
         );
         let mut file = std::fs::File::create(&path).unwrap();
         file.write_all(text.as_bytes()).unwrap();

@@ -12,7 +12,6 @@ use common::api::{get, post_fetch};
 use http::StatusCode;
 use portcullis::config::CallerConfig;
 use portcullis::kind::Kind;
-use portcullis::server::auth::token_sha256_hex;
 use portcullis::server::request::{ExpectBody, FetchApiRequest};
 use portcullis::testing::origin::Route;
 
@@ -20,14 +19,11 @@ const JWKS: &str = include_str!("fixtures/real-world/google.jwks.json");
 const TOKEN: &str = "test-token-for-as-1";
 
 fn callers() -> Vec<CallerConfig> {
-    vec![CallerConfig {
-        name: "as-1".into(),
-        token_sha256: token_sha256_hex(TOKEN),
-    }]
+    common::caller_with_token(TOKEN)
 }
 
 fn body(url: &str, kind: &str) -> String {
-    serde_json::json!({"url": url, "kind": kind}).to_string()
+    common::fetch_body(url, kind)
 }
 
 fn slow_jwks() -> Route {

@@ -29,14 +29,11 @@ const DOC: &str = r#"{"note":"document-body-marker-51c0ffee","n":1}"#;
 const BODY_MARKER: &str = "document-body-marker-51c0ffee";
 
 fn callers() -> Vec<CallerConfig> {
-    vec![CallerConfig {
-        name: "as-1".into(),
-        token_sha256: token_sha256_hex(TOKEN),
-    }]
+    common::caller_with_token(TOKEN)
 }
 
 fn body(url: &str, kind: &str) -> String {
-    serde_json::json!({"url": url, "kind": kind}).to_string()
+    common::fetch_body(url, kind)
 }
 
 /// An in-memory audit destination shared with the test.

@@ -164,28 +164,7 @@ impl Lab {
     /// Writes a config file for CLI tests and returns its path holder.
     pub fn config_file(&self) -> tempfile::NamedTempFile {
         let mut file = tempfile::NamedTempFile::new().unwrap();
-        let text = format!(
-            r#"[resolver]
-nameservers = ["{dns}"]
-timeout_ms = 500
-attempts = 0
-
-[tls]
-extra_roots = ["{ca}"]
-builtin_roots = false
-
-[rules]
-files = ["{rules}"]
-
-[limits]
-total_timeout_ms = 3000
-first_byte_timeout_ms = 1000
-body_timeout_ms = 1000
-"#,
-            dns = self.dns.addr(),
-            ca = self.ca_file.path().display(),
-            rules = self.rules_file.path().display(),
-        );
+        let text = cli_config_text(self.dns.addr(), self.ca_file.path(), self.rules_file.path());
         file.write_all(text.as_bytes()).unwrap();
         file
     }
@@ -314,4 +293,46 @@ pub async fn wait_until(condition: impl Fn() -> bool) {
         );
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
+}
+
+/// One configured caller named `as-1` whose bearer token is `token`.
+pub fn caller_with_token(token: &str) -> Vec<portcullis::config::CallerConfig> {
+    vec![portcullis::config::CallerConfig {
+        name: "as-1".into(),
+        token_sha256: portcullis::server::auth::token_sha256_hex(token),
+    }]
+}
+
+/// A `POST /v1/fetch` body.
+pub fn fetch_body(url: &str, kind: &str) -> String {
+    serde_json::json!({"url": url, "kind": kind}).to_string()
+}
+
+/// The TOML a CLI test passes with `--config`: resolver, trust roots and rules of a lab.
+pub fn cli_config_text(
+    dns: std::net::SocketAddr,
+    ca: &std::path::Path,
+    rules: &std::path::Path,
+) -> String {
+    format!(
+        r#"[resolver]
+nameservers = ["{dns}"]
+timeout_ms = 500
+attempts = 0
+
+[tls]
+extra_roots = ["{ca}"]
+builtin_roots = false
+
+[rules]
+files = ["{rules}"]
+
+[limits]
+total_timeout_ms = 3000
+first_byte_timeout_ms = 1000
+body_timeout_ms = 1000
+"#,
+        ca = ca.display(),
+        rules = rules.display(),
+    )
 }
