@@ -35,7 +35,7 @@ fi
 echo "== telemetry tests (scrape /metrics after traffic)"
 PORTCULLIS_METRICS_DUMP="$work/metrics.txt" \
 PORTCULLIS_DASHBOARD_RULES="$work/dashboard-rules.yml" \
-  cargo test --locked --test telemetry_e2e
+  cargo test --locked --test suite telemetry_e2e
 for f in metrics.txt dashboard-rules.yml; do
   if [ ! -s "$work/$f" ]; then
     echo "telemetry tests did not write $f" >&2

@@ -9,7 +9,7 @@
 #
 # Seeds in fuzz/corpus/<target>/ are read but never written: libFuzzer adds what it finds
 # to fuzz/scratch/<target>/ (ignored by git). Crash inputs land in fuzz/artifacts/<target>/;
-# turn each into a regression test in tests/fuzz_regressions.rs.
+# turn each into a regression test in tests/suite/fuzz_regressions.rs.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 

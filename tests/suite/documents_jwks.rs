@@ -1,9 +1,8 @@
 //! JWK Set rules: each rule with a passing and a failing key, plus set-level rules.
-mod doc_support;
 
+use crate::doc_support::*;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use doc_support::*;
 use portcullis::kind::Kind;
 use serde_json::{Value, json};
 

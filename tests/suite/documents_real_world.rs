@@ -16,9 +16,8 @@
 //! | github-mcp.prm.json, rfc9728-example.prm.json | valid, no problems |
 //! | mcp-spec-example.cimd.json | valid; warning `redirect_uris_loopback_only` |
 //! | atproto-example.cimd.json | valid, no problems |
-mod doc_support;
 
-use doc_support::*;
+use crate::doc_support::*;
 use portcullis::kind::Kind;
 use serde_json::{Value, json};
 

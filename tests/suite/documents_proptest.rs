@@ -1,7 +1,6 @@
 //! `validate` never panics, whatever the bytes; valid outputs re-validate identically.
-mod doc_support;
 
-use doc_support::*;
+use crate::doc_support::*;
 use portcullis::config::DocumentsConfig;
 use portcullis::documents::{Expect, follows_redirects};
 use portcullis::kind::Kind;

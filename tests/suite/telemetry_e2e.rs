@@ -7,14 +7,13 @@
 //! `promtool check metrics` (see `scripts/check-observability.sh`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
+use crate::common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use common::api::{get, post_fetch};
-use common::{DNS_IP, Lab, ORIGIN_IP};
+use crate::common::api::{get, post_fetch};
+use crate::common::{DNS_IP, Lab, ORIGIN_IP};
 use http::StatusCode;
 use portcullis::config::CallerConfig;
 use portcullis::server::auth::token_sha256_hex;
@@ -451,7 +450,7 @@ fn exported(text: &str) -> BTreeMap<String, (String, BTreeSet<String>)> {
 
 /// Metric name → (type, label names) from the table in `docs/operations.md`.
 fn documented() -> BTreeMap<String, (String, BTreeSet<String>)> {
-    let doc = include_str!("../docs/operations.md");
+    let doc = include_str!("../../docs/operations.md");
     let mut out = BTreeMap::new();
     for line in doc.lines() {
         let cells: Vec<&str> = line.split('|').map(str::trim).collect();
@@ -508,15 +507,15 @@ fn alerts_and_dashboard_reference_only_exported_metrics() {
     let files = [
         (
             "alerts.yml",
-            include_str!("../deploy/prometheus/alerts.yml"),
+            include_str!("../../deploy/prometheus/alerts.yml"),
         ),
         (
             "alerts_test.yml",
-            include_str!("../deploy/prometheus/alerts_test.yml"),
+            include_str!("../../deploy/prometheus/alerts_test.yml"),
         ),
         (
             "portcullis.json",
-            include_str!("../deploy/grafana/portcullis.json"),
+            include_str!("../../deploy/grafana/portcullis.json"),
         ),
     ];
     for (file, text) in files {
@@ -543,7 +542,7 @@ fn alerts_and_dashboard_reference_only_exported_metrics() {
         assert!(seen > 0, "{file} references no metric");
     }
     let dashboard: Value =
-        serde_json::from_str(include_str!("../deploy/grafana/portcullis.json")).unwrap();
+        serde_json::from_str(include_str!("../../deploy/grafana/portcullis.json")).unwrap();
     assert!(dashboard["panels"].as_array().is_some_and(|p| p.len() >= 8));
 }
 
@@ -568,7 +567,7 @@ fn exprs(value: &Value, out: &mut Vec<String>) {
 #[test]
 fn dashboard_queries_become_a_checkable_rule_file() {
     let dashboard: Value =
-        serde_json::from_str(include_str!("../deploy/grafana/portcullis.json")).unwrap();
+        serde_json::from_str(include_str!("../../deploy/grafana/portcullis.json")).unwrap();
     let mut queries = Vec::new();
     exprs(&dashboard, &mut queries);
     assert!(queries.len() >= 20, "{queries:?}");

@@ -319,7 +319,7 @@ fn allow_list_restricts_names() {
 
 #[test]
 fn every_code_is_documented() {
-    let doc = include_str!("../docs/problems.md");
+    let doc = include_str!("../../docs/problems.md");
     for code in portcullis::policy::ALL_CODES {
         let row = format!("| `{}` | blocked |", code.as_str());
         assert!(doc.contains(&row), "{code} missing from docs/problems.md");

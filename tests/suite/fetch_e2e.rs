@@ -2,12 +2,11 @@
 //! Every blocked address used here is itself a loopback address, so even a policy
 //! regression could not send a packet off this machine.
 
-mod common;
-
+use crate::common;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use common::{Lab, ORIGIN_IP, codes};
+use crate::common::{Lab, ORIGIN_IP, codes};
 use portcullis::fetch::FetchStatus;
 use portcullis::testing::dns::DnsBehavior;
 use portcullis::testing::origin::Route;

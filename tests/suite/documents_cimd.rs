@@ -1,7 +1,6 @@
 //! Client ID Metadata Document rules: one passing and one failing case per rule at least.
-mod doc_support;
 
-use doc_support::*;
+use crate::doc_support::*;
 use portcullis::config::DocumentsConfig;
 use portcullis::documents::{Context, Expect, follows_redirects, precheck_url};
 use portcullis::kind::Kind;

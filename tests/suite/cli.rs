@@ -1,11 +1,9 @@
 //! The CLI contract: output shape and exit codes of `check`, `explain` and `keygen`.
 //! `check` runs only against the loopback lab; `explain` never connects to anything.
 
-mod common;
-
 use std::process::Command;
 
-use common::Lab;
+use crate::common::Lab;
 use portcullis::testing::origin::Route;
 
 fn portcullis() -> Command {

@@ -1,8 +1,7 @@
 //! Protected resource metadata (RFC 9728), authorization server metadata (RFC 8414) and
 //! the plain `json` kind: one passing and one failing case per rule at least.
-mod doc_support;
 
-use doc_support::*;
+use crate::doc_support::*;
 use portcullis::config::DocumentsConfig;
 use portcullis::documents::Expect;
 use portcullis::kind::Kind;

@@ -23,7 +23,7 @@ fn every_code() -> Vec<&'static str> {
 
 #[test]
 fn every_code_is_documented() {
-    let doc = include_str!("../docs/problems.md");
+    let doc = include_str!("../../docs/problems.md");
     let missing: Vec<&str> = every_code()
         .into_iter()
         .filter(|code| !doc.contains(&format!("`{code}`")))
@@ -73,7 +73,7 @@ const API_ERROR_CODES: &[&str] = &[
 
 #[test]
 fn every_documented_code_exists() {
-    let doc = include_str!("../docs/problems.md");
+    let doc = include_str!("../../docs/problems.md");
     let known: BTreeSet<&str> = every_code()
         .into_iter()
         .chain(API_ERROR_CODES.iter().copied())

@@ -2,20 +2,19 @@
 //! signatures checked by an independent JOSE library, caching, single flight, limits and
 //! graceful shutdown.
 
-mod common;
-
+use crate::common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::Lab;
-use common::api::{get, post_fetch};
+use crate::common::Lab;
+use crate::common::api::{get, post_fetch};
 use http::StatusCode;
 use portcullis::config::CallerConfig;
 use portcullis::kind::Kind;
 use portcullis::server::request::{ExpectBody, FetchApiRequest};
 use portcullis::testing::origin::Route;
 
-const JWKS: &str = include_str!("fixtures/real-world/google.jwks.json");
+const JWKS: &str = include_str!("../fixtures/real-world/google.jwks.json");
 const TOKEN: &str = "test-token-for-as-1";
 
 fn callers() -> Vec<CallerConfig> {

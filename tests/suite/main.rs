@@ -1,0 +1,22 @@
+//! The integration suite in one binary (every extra `tests/*.rs` file would link the whole
+//! crate again). The sealed adversarial catalogue is its own binary (`tests/adversarial`)
+//! because `scripts/sealed-suite.sh` runs it alone inside a private network namespace.
+
+#[path = "../common/mod.rs"]
+mod common;
+#[path = "../doc_support/mod.rs"]
+mod doc_support;
+
+mod cli;
+mod documents_cimd;
+mod documents_jwks;
+mod documents_metadata;
+mod documents_proptest;
+mod documents_real_world;
+mod fetch_e2e;
+mod fuzz_regressions;
+mod policy_ranges;
+mod policy_urls;
+mod problem_codes;
+mod service_e2e;
+mod telemetry_e2e;
