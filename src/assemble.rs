@@ -114,7 +114,8 @@ pub fn build_fetcher_with(
         resolver,
         tls,
         FetchLimits::from(&config.limits),
-    ))
+    )
+    .watch_self_addresses(Arc::new(self_addrs::LiveSelfAddrs::system())))
 }
 
 /// Loads the signing keys: the configured key signs, previous keys are published; with no

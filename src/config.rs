@@ -56,8 +56,18 @@ pub const DEFAULT_MAX_BODY_BYTES_METADATA: u64 = 64 * 1024;
 pub const DEFAULT_MAX_URL_BYTES: usize = 2_048;
 /// Upstream fetches in flight at once, across all callers.
 pub const DEFAULT_MAX_CONCURRENT_FETCHES: usize = 64;
-/// Requests waiting for a fetch slot before new ones get 503.
+/// Requests waiting for a fetch slot, across all callers. When full, the newest request of
+/// the caller with the longest queue is shed (`overloaded_caller`), never a request of a
+/// caller holding less than its share of the queue.
 pub const DEFAULT_MAX_QUEUED_REQUESTS: usize = 1_024;
+/// Requests one caller may have waiting for a fetch slot; the next gets `overloaded_caller`.
+pub const DEFAULT_MAX_QUEUED_PER_CALLER: usize = 256;
+/// Longest time a request waits for a fetch slot before `queue_timeout`: shorter than a
+/// typical authorization server's own outbound deadline (oidc-provider: 2.5 s).
+pub const DEFAULT_MAX_QUEUE_WAIT_MS: u64 = 1_000;
+/// Fetch slots one caller can never take while alone, so a newly arriving caller is served
+/// at once instead of waiting for someone else's slow fetch to end.
+pub const DEFAULT_RESERVED_FETCH_SLOTS: usize = 8;
 
 /// Shortest lifetime of a cached valid verdict, whatever the origin says.
 pub const DEFAULT_CACHE_MIN_TTL_S: u64 = 300;
@@ -76,10 +86,18 @@ pub const DEFAULT_CACHE_MAX_BYTES: usize = 64 * 1024 * 1024;
 pub const DEFAULT_RATE_PER_CALLER_PER_S: u32 = 100;
 /// Burst each caller may make.
 pub const DEFAULT_RATE_PER_CALLER_BURST: u32 = 200;
-/// Upstream fetches per second to one target host, so the service never floods a site.
-pub const DEFAULT_RATE_PER_HOST_PER_S: u32 = 5;
-/// Burst of upstream fetches to one target host.
-pub const DEFAULT_RATE_PER_HOST_BURST: u32 = 10;
+/// Upstream fetches per second to one target host from all callers together (counted on
+/// every hop, redirect targets too): the ceiling that protects the host.
+pub const DEFAULT_RATE_PER_HOST_PER_S: u32 = 20;
+/// Burst of upstream fetches to one target host from all callers together.
+pub const DEFAULT_RATE_PER_HOST_BURST: u32 = 100;
+/// Upstream fetches per second one caller may cause to one target host: half the host
+/// ceiling, so one caller alone cannot spend the budget another caller needs.
+pub const DEFAULT_RATE_PER_CALLER_HOST_PER_S: u32 = 10;
+/// Burst one caller may cause to one target host: lets a hosting platform through (50
+/// distinct client documents on one host within a second from one authorization server)
+/// while leaving 40 % of the host's burst to everybody else.
+pub const DEFAULT_RATE_PER_CALLER_HOST_BURST: u32 = 60;
 
 /// `iss` of every verdict.
 pub const DEFAULT_ISSUER: &str = "portcullis";
@@ -276,8 +294,14 @@ pub struct LimitsConfig {
     pub max_body_bytes: MaxBodyBytes,
     /// Upstream fetches in flight.
     pub max_concurrent_fetches: usize,
-    /// Requests waiting for a fetch slot.
+    /// Requests waiting for a fetch slot, all callers together.
     pub max_queued_requests: usize,
+    /// Requests waiting for a fetch slot, per caller.
+    pub max_queued_per_caller: usize,
+    /// Longest wait for a fetch slot.
+    pub max_queue_wait_ms: u64,
+    /// Slots a caller alone cannot take (kept for the next caller to arrive).
+    pub reserved_fetch_slots: usize,
 }
 
 impl Default for LimitsConfig {
@@ -296,6 +320,9 @@ impl Default for LimitsConfig {
             max_body_bytes: MaxBodyBytes::default(),
             max_concurrent_fetches: DEFAULT_MAX_CONCURRENT_FETCHES,
             max_queued_requests: DEFAULT_MAX_QUEUED_REQUESTS,
+            max_queued_per_caller: DEFAULT_MAX_QUEUED_PER_CALLER,
+            max_queue_wait_ms: DEFAULT_MAX_QUEUE_WAIT_MS,
+            reserved_fetch_slots: DEFAULT_RESERVED_FETCH_SLOTS,
         }
     }
 }
@@ -387,10 +414,14 @@ pub struct RateConfig {
     pub per_caller_per_s: u32,
     /// Burst per caller.
     pub per_caller_burst: u32,
-    /// Upstream fetches per second per target host.
+    /// Upstream fetches per second per target host, all callers together (every hop).
     pub per_target_host_per_s: u32,
-    /// Burst per target host.
+    /// Burst per target host, all callers together.
     pub per_target_host_burst: u32,
+    /// Upstream fetches per second one caller may cause to one target host.
+    pub per_caller_target_host_per_s: u32,
+    /// Burst one caller may cause to one target host.
+    pub per_caller_target_host_burst: u32,
 }
 
 impl Default for RateConfig {
@@ -400,6 +431,8 @@ impl Default for RateConfig {
             per_caller_burst: DEFAULT_RATE_PER_CALLER_BURST,
             per_target_host_per_s: DEFAULT_RATE_PER_HOST_PER_S,
             per_target_host_burst: DEFAULT_RATE_PER_HOST_BURST,
+            per_caller_target_host_per_s: DEFAULT_RATE_PER_CALLER_HOST_PER_S,
+            per_caller_target_host_burst: DEFAULT_RATE_PER_CALLER_HOST_BURST,
         }
     }
 }
@@ -466,6 +499,7 @@ impl Config {
             ("limits.tls_timeout_ms", l.tls_timeout_ms),
             ("limits.first_byte_timeout_ms", l.first_byte_timeout_ms),
             ("limits.body_timeout_ms", l.body_timeout_ms),
+            ("limits.max_queue_wait_ms", l.max_queue_wait_ms),
             ("resolver.timeout_ms", self.resolver.timeout_ms),
             (
                 "server.request_read_timeout_ms",
@@ -493,7 +527,10 @@ impl Config {
             });
         }
         let r = &self.rate;
-        if r.per_caller_per_s == 0 || r.per_target_host_per_s == 0 {
+        if r.per_caller_per_s == 0
+            || r.per_target_host_per_s == 0
+            || r.per_caller_target_host_per_s == 0
+        {
             return Err(ConfigError::Range {
                 key: "rate",
                 why: "rates must be greater than zero",

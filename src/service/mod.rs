@@ -9,9 +9,11 @@
 //! 5. target-host rate limit — the service can never be used to flood one site;
 //! 6. fetch slots and queue bound — bounded upstream concurrency and memory.
 
+pub mod admission;
 pub mod cache;
 pub mod coalesce;
-pub mod limits;
+/// The admission module under its former name (the server and older tests use it).
+pub use admission as limits;
 pub mod ttl;
 
 use std::collections::HashMap;
@@ -159,10 +161,11 @@ impl Service {
                 self.telemetry.cache_miss();
                 let this = self.clone();
                 let flight_key = key.clone();
+                let leader = caller.to_owned();
                 let (produced, role) = self
                     .flights
                     .run(key.clone(), move || async move {
-                        this.produce(flight_key).await
+                        this.produce(flight_key, &leader).await
                     })
                     .await;
                 if role == Role::Joined {
@@ -172,10 +175,7 @@ impl Service {
                     Some(Ok(settled)) => (settled, false),
                     Some(Err(refusal)) => return Err(refusal),
                     None => {
-                        return Err(Refusal {
-                            code: limits::OVERLOADED,
-                            retry_after: Duration::from_secs(1),
-                        });
+                        return Err(Refusal::soon(limits::OVERLOADED));
                     }
                 }
             }
@@ -257,8 +257,9 @@ impl Service {
         )
     }
 
-    /// Layers 2–6 for a cache miss; runs once per key however many callers wait.
-    async fn produce(&self, key: FetchKey) -> Produced {
+    /// Layers 2–6 for a cache miss; runs once per key however many callers wait. The
+    /// host budgets and the fetch slot are charged to `caller`, the one that started it.
+    async fn produce(&self, key: FetchKey, caller: &str) -> Produced {
         let request = JudgeRequest {
             kind: key.kind,
             url: key.url.clone(),
@@ -280,15 +281,23 @@ impl Service {
                         TargetHost::Ip(ip) => ip.ip().to_string(),
                     };
                     self.admission
-                        .admit_target_host(&host)
+                        .admit_target_host(caller, &host)
                         .inspect_err(|r| self.telemetry.rate_limited(r.scope()))?;
-                    let _slot = self
+                    let slot = self
                         .admission
-                        .fetch_slot()
+                        .fetch_slot(caller)
                         .await
                         .inspect_err(|r| self.telemetry.rate_limited(r.scope()))?;
+                    self.telemetry.queue_wait(slot.waited);
                     let _in_flight = self.telemetry.fetch_started();
-                    judge::judge(&self.fetcher, &self.config, &request).await
+                    let hops = self.admission.hop_gate(caller);
+                    let fetcher = self.fetcher.with_hop_gate(hops.clone());
+                    let judgement = judge::judge(&fetcher, &self.config, &request).await;
+                    if let Some(refusal) = hops.refused() {
+                        self.telemetry.rate_limited(refusal.scope());
+                        return Err(refusal);
+                    }
+                    judgement
                 }
             }
         };
