@@ -7,6 +7,7 @@ mod common;
 #[path = "../doc_support/mod.rs"]
 mod doc_support;
 
+mod admission;
 mod cli;
 mod documents_cimd;
 mod documents_jwks;

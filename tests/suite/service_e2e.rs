@@ -338,7 +338,7 @@ async fn concurrency_bound_answers_503_when_the_queue_is_full() {
     )
     .await;
     assert_eq!(second.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(second.json()["error"], "overloaded");
+    assert_eq!(second.json()["error"], "overloaded_caller");
     assert_eq!(first.await.unwrap(), StatusCode::OK);
 }
 
