@@ -90,8 +90,12 @@ async fn a_busy_caller_does_not_starve_another() {
         }));
     }
     // A holds its 3 slots (4 minus the reserve) and the rest of its requests queue.
-    common::wait_until(|| svc.service.metrics_text().contains("portcullis_requests_queued 27"))
-        .await;
+    common::wait_until(|| {
+        svc.service
+            .metrics_text()
+            .contains("portcullis_requests_queued 27")
+    })
+    .await;
     let b = post_fetch(
         svc.addr,
         Some(TOKEN_B),
@@ -110,7 +114,10 @@ async fn a_busy_caller_does_not_starve_another() {
     }
     let metrics = get(svc.addr, "/metrics").await;
     let text = String::from_utf8_lossy(&metrics.body).to_string();
-    assert!(text.contains("portcullis_fetch_queue_wait_seconds_count 31"), "{text}");
+    assert!(
+        text.contains("portcullis_fetch_queue_wait_seconds_count 31"),
+        "{text}"
+    );
 }
 
 /// One caller's overload is answered to that caller: its own queue bound gives it
@@ -139,8 +146,12 @@ async fn a_callers_queue_overflow_is_answered_to_that_caller_only() {
             post_fetch(addr, Some(TOKEN_A), &request).await.status
         }));
     }
-    common::wait_until(|| svc.service.metrics_text().contains("portcullis_requests_queued 2"))
-        .await;
+    common::wait_until(|| {
+        svc.service
+            .metrics_text()
+            .contains("portcullis_requests_queued 2")
+    })
+    .await;
     let refused = post_fetch(
         svc.addr,
         Some(TOKEN_A),
@@ -230,8 +241,10 @@ async fn redirect_fan_in_is_held_to_the_victims_host_rate() {
     lab.dns
         .set("victim.hop.test", DnsBehavior::Addresses(vec![H2_IP]));
     for i in 0..NAMES {
-        lab.dns
-            .set(&format!("r{i}.hop.test"), DnsBehavior::Addresses(vec![H2_IP]));
+        lab.dns.set(
+            &format!("r{i}.hop.test"),
+            DnsBehavior::Addresses(vec![H2_IP]),
+        );
     }
     const PER_S: u32 = 2;
     const BURST: u32 = 4;
