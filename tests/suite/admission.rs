@@ -96,6 +96,7 @@ async fn a_busy_caller_does_not_starve_another() {
             .contains("portcullis_requests_queued 27")
     })
     .await;
+    let b_started = Instant::now();
     let b = post_fetch(
         svc.addr,
         Some(TOKEN_B),
@@ -103,6 +104,11 @@ async fn a_busy_caller_does_not_starve_another() {
     )
     .await;
     let a_finished_meanwhile = done_a.load(Ordering::SeqCst);
+    eprintln!(
+        "fairness: caller B answered in {:?} while caller A had {} of {A_REQUESTS} unfinished",
+        b_started.elapsed(),
+        A_REQUESTS - a_finished_meanwhile
+    );
     assert_eq!(b.status, StatusCode::OK);
     assert_eq!(b.json()["claims"]["outcome"], "valid");
     assert!(

@@ -203,13 +203,16 @@ impl FairSlots {
     }
 
     /// The caller served next: the waiting caller holding the fewest slots, ties broken by
-    /// turn order. It moves to the back of the turn order (or leaves it when its queue
-    /// empties), so equal callers alternate.
+    /// turn order, among those below the lone-caller cap (so the reserve stays free for a
+    /// caller that has none). It moves to the back of the turn order (or leaves it when
+    /// its queue empties), so equal callers alternate.
     fn next_turn(&mut self) -> Option<String> {
+        let solo_cap = self.config.slots - self.config.reserved;
         let pos = self
             .turn
             .iter()
             .enumerate()
+            .filter(|(_, c)| self.held_by(c) < solo_cap)
             .min_by_key(|(i, c)| (self.held_by(c), *i))
             .map(|(i, _)| i)?;
         let caller = self.turn.remove(pos)?;
@@ -298,8 +301,33 @@ mod tests {
         }
         assert!(matches!(s.enter("a", 3, now), Enter::Queued { .. }));
         assert_eq!(s.in_use(), 3);
+        assert_eq!(
+            s.release("a", now).granted,
+            vec![3],
+            "a's queue gets a's slot back"
+        );
+        assert_eq!(s.in_use(), 3, "but never the reserve");
         assert_eq!(s.enter("b", 100, now), Enter::Granted, "b served at once");
         assert_eq!(s.held_by("b"), 1);
+    }
+
+    #[test]
+    fn no_slot_stays_idle_while_callers_below_the_lone_cap_wait() {
+        let now = Instant::now();
+        let mut s = slots(5, 1, 100, 100);
+        for t in 0..4 {
+            assert_eq!(s.enter("a", t, now), Enter::Granted);
+        }
+        for t in 10..13 {
+            assert!(matches!(s.enter("a", t, now), Enter::Queued { .. }));
+        }
+        assert_eq!(s.enter("b", 20, now), Enter::Granted);
+        assert!(matches!(s.enter("b", 21, now), Enter::Queued { .. }));
+        // a frees two: b (holding fewer) is served first, then a — a freed slot never
+        // idles while a caller below the lone-caller cap waits.
+        assert_eq!(s.release("a", now).granted, vec![21]);
+        assert_eq!(s.release("a", now).granted, vec![10]);
+        assert_eq!(s.in_use(), 5);
     }
 
     #[test]

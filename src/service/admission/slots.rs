@@ -135,6 +135,10 @@ impl Slots {
                     }
                     let (wake, woken) = oneshot::channel();
                     state.waiters.insert(ticket, (caller.to_owned(), wake));
+                    // A slot may be free that this caller could not take directly (it was
+                    // over its share): let the fair order decide who gets it now.
+                    let dispatch = state.fair.dispatch(started);
+                    state.apply(dispatch);
                     (ticket, woken)
                 }
             }
