@@ -159,17 +159,16 @@ impl Service {
             }
             _ => {
                 self.telemetry.cache_miss();
-                let this = self.clone();
-                let flight_key = key.clone();
-                let leader = caller.to_owned();
-                let (produced, role) = self
-                    .flights
-                    .run(key.clone(), move || async move {
-                        this.produce(flight_key, &leader).await
-                    })
-                    .await;
+                let (mut produced, role) = self.fly(&key, caller).await;
                 if role == Role::Joined {
                     self.telemetry.single_flight_join();
+                    // Refused by the *leader's* own budget or queue: this caller has its
+                    // own, so one caller cannot make another's requests fail by leading.
+                    if let Some(Err(refusal)) = &produced
+                        && refusal.is_caller_scoped()
+                    {
+                        produced = self.fly(&key, caller).await.0;
+                    }
                 }
                 match produced {
                     Some(Ok(settled)) => (settled, false),
@@ -196,6 +195,18 @@ impl Service {
             )
         });
         Ok(reply)
+    }
+
+    /// Runs (or joins) the single flight for `key`; a new flight is charged to `caller`.
+    async fn fly(self: &Arc<Self>, key: &FetchKey, caller: &str) -> (Option<Produced>, Role) {
+        let this = self.clone();
+        let flight_key = key.clone();
+        let leader = caller.to_owned();
+        self.flights
+            .run(key.clone(), move || async move {
+                this.produce(flight_key, &leader).await
+            })
+            .await
     }
 
     /// The reply for `caller`: on a cache hit, the verdict already signed for that caller.

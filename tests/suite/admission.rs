@@ -371,3 +371,60 @@ async fn an_address_added_after_start_up_is_refused() {
         )));
     assert_eq!(exact.fetch(&request).await.status, FetchStatus::Fetched);
 }
+
+/// A caller that joins a fetch led by another caller is not refused because of the
+/// leader's own queue: when the leader's request times out in its queue, the joiner tries
+/// again on its own account and is answered.
+#[tokio::test]
+async fn a_joiner_is_not_refused_for_the_leaders_queue() {
+    let lab = Lab::start_with(|c| {
+        c.limits.body_timeout_ms = 3_000;
+        c.limits.total_timeout_ms = 5_000;
+    })
+    .await;
+    let slow = Route::Drip {
+        head: format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            JWKS.len()
+        )
+        .into_bytes(),
+        body: JWKS.as_bytes().to_vec(),
+        chunk: JWKS.len() / 6 + 1,
+        delay: Duration::from_millis(250),
+    };
+    lab.origin.route("/slow.json", slow);
+    lab.origin.route("/shared.json", Route::json(JWKS));
+    let svc = lab
+        .serve(|c| {
+            c.server.callers = two_callers();
+            c.limits.max_concurrent_fetches = 1;
+            c.limits.max_queue_wait_ms = 1_000;
+        })
+        .await;
+    let addr = svc.addr;
+    let slow_url = body(&lab.url("good.test", "/slow.json"));
+    let holder = tokio::spawn(async move { post_fetch(addr, Some(TOKEN_A), &slow_url).await });
+    common::wait_until(|| lab.origin.hits_for("/slow.json") == 1).await;
+    let shared = body(&lab.url("good.test", "/shared.json"));
+    let leader = {
+        let shared = shared.clone();
+        tokio::spawn(async move { post_fetch(addr, Some(TOKEN_A), &shared).await })
+    };
+    common::wait_until(|| {
+        svc.service
+            .metrics_text()
+            .contains("portcullis_requests_queued 1")
+    })
+    .await;
+    let joiner = post_fetch(addr, Some(TOKEN_B), &shared).await;
+    let leader = leader.await.unwrap();
+    assert_eq!(leader.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(leader.json()["error"], "queue_timeout");
+    assert_eq!(joiner.status, StatusCode::OK, "{:?}", joiner.json());
+    assert_eq!(holder.await.unwrap().status, StatusCode::OK);
+    assert!(
+        svc.service
+            .metrics_text()
+            .contains("portcullis_single_flight_joins_total 1")
+    );
+}

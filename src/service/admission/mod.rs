@@ -83,6 +83,16 @@ impl Refusal {
         }
     }
 
+    /// True when the refusal is about the caller whose request led the fetch (its host
+    /// budget, its queue), not about the target host or the service: a caller that joined
+    /// that fetch may try again on its own account.
+    pub fn is_caller_scoped(&self) -> bool {
+        matches!(
+            self.code.as_str(),
+            "rate_limited_caller_target_host" | "overloaded_caller" | "queue_timeout"
+        )
+    }
+
     /// True for 503 refusals (the service is busy), false for 429 (a rate was exceeded).
     pub fn is_overload(&self) -> bool {
         matches!(
