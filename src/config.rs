@@ -598,6 +598,37 @@ mod tests {
     }
 
     #[test]
+    fn admission_keys_parse_and_queue_wait_must_be_positive() {
+        let text = "[rate]\nper_caller_target_host_per_s = 3\nper_caller_target_host_burst = 7\n\
+                    [limits]\nmax_queued_per_caller = 9\nmax_queue_wait_ms = 250\nreserved_fetch_slots = 2\n";
+        let c = Config::from_toml_str(text).unwrap();
+        assert_eq!(
+            (
+                c.rate.per_caller_target_host_per_s,
+                c.rate.per_caller_target_host_burst
+            ),
+            (3, 7)
+        );
+        assert_eq!(
+            (
+                c.limits.max_queued_per_caller,
+                c.limits.max_queue_wait_ms,
+                c.limits.reserved_fetch_slots
+            ),
+            (9, 250, 2)
+        );
+        let err = Config::from_toml_str("[limits]\nmax_queue_wait_ms = 0\n").unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Range {
+                key: "limits.max_queue_wait_ms",
+                ..
+            }
+        ));
+        assert!(Config::from_toml_str("[rate]\nper_caller_target_host_per_s = 0\n").is_err());
+    }
+
+    #[test]
     fn caller_token_hash_must_be_hex() {
         let text = "[[server.callers]]\nname = \"as\"\ntoken_sha256 = \"XYZ\"\n";
         assert!(Config::from_toml_str(text).is_err());
