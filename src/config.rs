@@ -66,7 +66,8 @@ pub const DEFAULT_MAX_QUEUED_PER_CALLER: usize = 256;
 /// typical authorization server's own outbound deadline (oidc-provider: 2.5 s).
 pub const DEFAULT_MAX_QUEUE_WAIT_MS: u64 = 1_000;
 /// Fetch slots one caller can never take while alone, so a newly arriving caller is served
-/// at once instead of waiting for someone else's slow fetch to end.
+/// at once instead of waiting for someone else's slow fetch to end (at most half of
+/// `max_concurrent_fetches` is reserved, whatever is configured).
 pub const DEFAULT_RESERVED_FETCH_SLOTS: usize = 8;
 
 /// Shortest lifetime of a cached valid verdict, whatever the origin says.

@@ -25,7 +25,8 @@ pub type Ticket = u64;
 pub struct FairConfig {
     /// Global fetch slots.
     pub slots: usize,
-    /// Slots a caller alone cannot take (clamped to `slots - 1`).
+    /// Slots a caller alone cannot take (clamped to half the slots, so a small
+    /// configuration still lets a lone caller use at least half of them).
     pub reserved: usize,
     /// Waiting requests, all callers together.
     pub max_queued: usize,
@@ -80,7 +81,7 @@ impl FairSlots {
     /// An idle scheduler.
     pub fn new(mut config: FairConfig) -> FairSlots {
         config.slots = config.slots.max(1);
-        config.reserved = config.reserved.min(config.slots - 1);
+        config.reserved = config.reserved.min(config.slots / 2);
         FairSlots {
             config,
             in_use: 0,
@@ -352,6 +353,17 @@ mod tests {
         assert_eq!(s.release("b", now).granted, vec![101]);
         assert_eq!(s.held_by("a"), 2);
         assert_eq!(s.queued_for("a"), 9);
+    }
+
+    #[test]
+    fn the_reserve_is_at_most_half_the_slots() {
+        let now = Instant::now();
+        let mut s = slots(4, 8, 100, 100);
+        assert_eq!(s.enter("a", 1, now), Enter::Granted);
+        assert_eq!(s.enter("a", 2, now), Enter::Granted);
+        assert!(matches!(s.enter("a", 3, now), Enter::Queued { .. }));
+        let mut one = slots(1, 8, 100, 100);
+        assert_eq!(one.enter("a", 1, now), Enter::Granted);
     }
 
     #[test]
