@@ -428,3 +428,31 @@ async fn a_joiner_is_not_refused_for_the_leaders_queue() {
             .contains("portcullis_single_flight_joins_total 1")
     );
 }
+
+/// With the default limits, one authorization server asking for 50 distinct client
+/// documents on one hosting platform at once is served in full (issue 14, "Retryable vs
+/// final").
+#[tokio::test]
+async fn defaults_let_a_hosting_platform_through() {
+    let lab = Lab::start().await;
+    lab.origin.route("/client.json", Route::json(JWKS));
+    let svc = lab.serve(|c| c.server.callers = two_callers()).await;
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let addr = svc.addr;
+        let request = body(&lab.url("good.test", &format!("/client.json?id={i}")));
+        tasks.push(tokio::spawn(async move {
+            post_fetch(addr, Some(TOKEN_A), &request).await.status
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), StatusCode::OK);
+    }
+    let fetched = lab
+        .origin
+        .hits()
+        .iter()
+        .filter(|h| h.path.starts_with("/client.json?id="))
+        .count();
+    assert_eq!(fetched, 50);
+}
