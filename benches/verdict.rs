@@ -50,6 +50,7 @@ fn claims() -> Claims {
             audience: "as-1",
             url: "https://client.example/oauth/metadata.json",
             kind: Kind::ClientMetadata,
+            profile: None,
             outcome: Outcome::Valid,
             problems: Vec::new(),
             fetch: Some(FetchFacts {

@@ -268,6 +268,7 @@ pub async fn run() -> u8 {
             url: url.clone(),
             kind,
             expect: ExpectBody::default(),
+            profile: None,
         };
         let reply = match lab.service.verdict("demo", request).await {
             Ok(reply) => reply,

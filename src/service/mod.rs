@@ -43,6 +43,8 @@ pub struct FetchKey {
     pub url: String,
     /// Expectations.
     pub expect: ExpectBody,
+    /// Profile asked for (`None`: `[documents] profile`).
+    pub profile: Option<crate::kind::Profile>,
 }
 
 /// A judgement with its absolute expiry, and the verdicts already signed for it.
@@ -144,6 +146,7 @@ impl Service {
             kind: request.kind,
             url: request.url,
             expect: request.expect,
+            profile: request.profile,
         };
         let cached = self
             .cache
@@ -231,6 +234,7 @@ impl Service {
                 audience: caller,
                 url: &key.url,
                 kind: key.kind,
+                profile: Some(key.profile.unwrap_or(self.config.documents.profile)),
                 outcome: j.outcome,
                 problems: j.problems.clone(),
                 fetch: Some(j.facts.clone()),
@@ -265,6 +269,7 @@ impl Service {
             expect: Expect {
                 resource: key.expect.resource.clone(),
                 issuer: key.expect.issuer.clone(),
+                profile: key.profile,
             },
         };
         let policy = self.fetcher.policy();

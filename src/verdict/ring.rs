@@ -130,6 +130,7 @@ mod tests {
                 audience: "as-1",
                 url: "https://client.example/m.json",
                 kind: Kind::ClientMetadata,
+                profile: None,
                 outcome: Outcome::Valid,
                 problems: Vec::new(),
                 fetch: None,

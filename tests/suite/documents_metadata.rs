@@ -136,6 +136,7 @@ fn prm_expected_resource() {
     let expect = Expect {
         resource: Some("https://api.example.com/mcp".into()),
         issuer: None,
+        profile: None,
     };
     let v = run(
         Kind::ProtectedResourceMetadata,
@@ -148,6 +149,7 @@ fn prm_expected_resource() {
     let expect = Expect {
         resource: Some("https://api.example.com/other".into()),
         issuer: None,
+        profile: None,
     };
     let v = run(
         Kind::ProtectedResourceMetadata,
@@ -369,6 +371,7 @@ fn as_expected_issuer_forms() {
     let expect = Expect {
         resource: None,
         issuer: Some("https://as.example.com/tenant".into()),
+        profile: None,
     };
     let v = run(
         Kind::AuthorizationServerMetadata,

@@ -242,6 +242,7 @@ async fn a_thousand_identical_requests_cause_one_fetch() {
                         url,
                         kind: Kind::Jwks,
                         expect: ExpectBody::default(),
+                        profile: None,
                     },
                 )
                 .await
