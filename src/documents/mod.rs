@@ -5,6 +5,7 @@
 //! the egress policy implements, so this module never decides what an address means.
 
 pub mod as_metadata;
+pub mod atproto;
 pub mod cimd;
 pub mod fields;
 pub mod jwks;
