@@ -94,7 +94,10 @@ pub(crate) fn check_client(
             "/response_types",
         );
     }
-    match map.get("token_endpoint_auth_method").and_then(Value::as_str) {
+    match map
+        .get("token_endpoint_auth_method")
+        .and_then(Value::as_str)
+    {
         Some("none") | None => {}
         Some("private_key_jwt") => {
             if !map.contains_key("token_endpoint_auth_signing_alg") {

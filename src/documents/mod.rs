@@ -67,7 +67,12 @@ impl<'a> Context<'a> {
     /// Records the problem of a rule only `rule_profile` has: an error under that profile,
     /// a warning under `oauth` when the rule is MCP's (so MCP operators see it without the
     /// default profile crying wolf), nothing otherwise. Always tagged with `rule_profile`.
-    pub(crate) fn profile_rule(&self, rule_profile: Profile, problem: Problem, out: &mut Vec<Problem>) {
+    pub(crate) fn profile_rule(
+        &self,
+        rule_profile: Profile,
+        problem: Problem,
+        out: &mut Vec<Problem>,
+    ) {
         let problem = problem.by(rule_profile);
         if self.profile == rule_profile {
             out.push(Problem {

@@ -232,9 +232,7 @@ impl SigningKey {
     /// Zeroized on drop because it is the secret.
     pub fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>, KeyError> {
         let encoded = match self {
-            SigningKey::Ed25519(k) | SigningKey::Ed25519Named(k) => {
-                k.to_pkcs8_pem(LineEnding::LF)
-            }
+            SigningKey::Ed25519(k) | SigningKey::Ed25519Named(k) => k.to_pkcs8_pem(LineEnding::LF),
             SigningKey::Es256(k) => pkcs8::EncodePrivateKey::to_pkcs8_pem(k, LineEnding::LF),
         };
         encoded.map_err(|e| KeyError::Encode { why: e.to_string() })

@@ -123,7 +123,11 @@ fn paypal_quirks_are_warnings_and_padded_x25519_is_usable() {
         v["keys"][7]["x"] = json!(x);
     });
     let v = check(Kind::Jwks, JWKS_URL, &body);
-    assert!(!warnings(&v).contains(&"jwk_base64_padding"), "{:#?}", v.problems);
+    assert!(
+        !warnings(&v).contains(&"jwk_base64_padding"),
+        "{:#?}",
+        v.problems
+    );
     assert_eq!(v.document.unwrap()["skipped"], 0);
     // An EC key moved off the curve invalidates the set.
     let body = mutated("paypal.jwks.json", |v| {
@@ -194,7 +198,10 @@ fn discovery_documents() {
     // Apple's metadata lacks code_challenge_methods_supported: fine by RFC 8414 (oauth,
     // warning tagged mcp), refused by MCP clients (mcp, error).
     assert_outcome(&v, "apple oauth", None, Some("pkce_s256_not_supported"));
-    assert_eq!(profiles_of(&v, "pkce_s256_not_supported"), [Some(Profile::Mcp)]);
+    assert_eq!(
+        profiles_of(&v, "pkce_s256_not_supported"),
+        [Some(Profile::Mcp)]
+    );
     let v = check_profile(
         Kind::AuthorizationServerMetadata,
         "https://appleid.apple.com/.well-known/openid-configuration",

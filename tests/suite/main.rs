@@ -11,6 +11,7 @@ mod cli;
 mod documents_cimd;
 mod documents_jwks;
 mod documents_metadata;
+mod documents_profiles;
 mod documents_proptest;
 mod documents_real_world;
 mod fetch_e2e;
