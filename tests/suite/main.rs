@@ -13,6 +13,7 @@ mod documents_jwks;
 mod documents_metadata;
 mod documents_profiles;
 mod documents_proptest;
+mod documents_service_profile;
 mod documents_real_world;
 mod fetch_e2e;
 mod fuzz_regressions;
