@@ -38,11 +38,18 @@ fn verify_with_jsonwebtoken(token: &str, jwks: &serde_json::Value) -> Result<(),
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let out = PathBuf::from(std::env::args().nth(1).ok_or("usage: alg_interop OUT_DIR")?);
+    let out = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .ok_or("usage: alg_interop OUT_DIR")?,
+    );
     std::fs::create_dir_all(&out)?;
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     for alg in [SigningAlg::Ed25519, SigningAlg::EdDSA, SigningAlg::ES256] {
-        let ring = KeyRing::new(SigningKey::generate(alg, &mut rand::rngs::OsRng), Vec::new());
+        let ring = KeyRing::new(
+            SigningKey::generate(alg, &mut rand::rngs::OsRng),
+            Vec::new(),
+        );
         let claims = Claims::build(
             VerdictInput {
                 issuer: ISSUER,
@@ -63,7 +70,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let token = ring.sign(&claims)?;
         let name = portcullis::verdict::keys::jws_alg_name(alg);
         std::fs::write(out.join(format!("{name}.jws")), &token)?;
-        std::fs::write(out.join(format!("{name}.jwks.json")), ring.jwks().to_string())?;
+        std::fs::write(
+            out.join(format!("{name}.jwks.json")),
+            ring.jwks().to_string(),
+        )?;
         match verify_with_jsonwebtoken(&token, &ring.jwks()) {
             Ok(()) => println!("jsonwebtoken {name} accept"),
             Err(why) => println!("jsonwebtoken {name} reject {why}"),

@@ -538,4 +538,57 @@ mod tests {
         assert_eq!(err.code(), "key_alg_unsupported");
         assert!(err.to_string().contains("1.3.132.0.34"), "{err}");
     }
+    #[test]
+    fn with_alg_renames_within_a_family_and_refuses_across() {
+        let ed = SigningKey::generate(SigningAlg::EdDSA, &mut StdRng::seed_from_u64(4));
+        let es = SigningKey::generate(SigningAlg::ES256, &mut StdRng::seed_from_u64(4));
+        let cases: &[(&SigningKey, SigningAlg, Result<&str, &str>)] = &[
+            (&ed, SigningAlg::EdDSA, Ok("EdDSA")),
+            (&ed, SigningAlg::Ed25519, Ok("Ed25519")),
+            (&ed, SigningAlg::ES256, Err("key_alg_mismatch")),
+            (&es, SigningAlg::ES256, Ok("ES256")),
+            (&es, SigningAlg::EdDSA, Err("key_alg_mismatch")),
+            (&es, SigningAlg::Ed25519, Err("key_alg_mismatch")),
+        ];
+        for (key, alg, want) in cases {
+            let got = (*key).clone().with_alg(*alg);
+            match (got, want) {
+                (Ok(k), Ok(name)) => {
+                    assert_eq!(k.jws_alg(), *name);
+                    assert_eq!(k.alg(), *alg);
+                    assert_eq!(k.kid(), key.kid());
+                    assert_eq!(k.public_jwk()["alg"], *name);
+                }
+                (Err(e), Err(code)) => assert_eq!(e.code(), *code),
+                (got, want) => panic!("{alg:?}: got {got:?}, want {want:?}"),
+            }
+        }
+        // An Ed25519 PEM loads as EdDSA (the file cannot say which name); renaming to
+        // Ed25519 round-trips through PEM unchanged.
+        let named = ed.with_alg(SigningAlg::Ed25519).unwrap();
+        let pem = named.to_pkcs8_pem().unwrap();
+        let loaded = SigningKey::from_pkcs8_pem(&pem).unwrap();
+        assert_eq!(loaded.alg(), SigningAlg::EdDSA);
+        assert_eq!(loaded.kid(), named.kid());
+    }
+
+    #[test]
+    fn signing_alg_config_names() {
+        for (text, alg) in [
+            ("Ed25519", SigningAlg::Ed25519),
+            ("EdDSA", SigningAlg::EdDSA),
+            ("ES256", SigningAlg::ES256),
+        ] {
+            let c = crate::config::Config::from_toml_str(&format!("[signing]\nalg = \"{text}\"\n"))
+                .unwrap();
+            assert_eq!(c.signing.alg, Some(alg));
+            assert_eq!(jws_alg_name(alg), text);
+        }
+        assert!(crate::config::Config::from_toml_str("[signing]\nalg = \"RS256\"\n").is_err());
+        assert!(
+            crate::config::Config::from_toml_str("[signing]\nephemeral_alg = \"EdDSA\"\n").is_err(),
+            "renamed to alg"
+        );
+        assert_eq!(crate::config::DEFAULT_SIGNING_ALG, SigningAlg::ES256);
+    }
 }

@@ -54,7 +54,8 @@ async fn profile_is_judged_per_request_and_stated_in_the_verdict() {
     let reply = post_fetch(
         svc.addr,
         Some(TOKEN),
-        &serde_json::json!({"url": url, "kind": "client_metadata", "profile": "openid"}).to_string(),
+        &serde_json::json!({"url": url, "kind": "client_metadata", "profile": "openid"})
+            .to_string(),
     )
     .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
