@@ -9,6 +9,7 @@ mod doc_support;
 
 mod cli;
 mod documents_cimd;
+mod documents_cli_validate;
 mod documents_jwks;
 mod documents_metadata;
 mod documents_profiles;
