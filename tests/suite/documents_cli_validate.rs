@@ -50,6 +50,16 @@ fn codes(v: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// (case, body, extra args, exit code, profile stated, a code that must be among the problems)
+type Case<'a> = (
+    &'a str,
+    &'a str,
+    Vec<&'a str>,
+    i32,
+    &'a str,
+    Option<&'a str>,
+);
+
 const CIMD_URL: &str = "https://app.example.com/oauth/client-metadata.json";
 const APPLE_URL: &str = "https://appleid.apple.com/.well-known/openid-configuration";
 const PRM_URL: &str = "https://api.githubcopilot.com/.well-known/oauth-protected-resource/mcp";
@@ -74,7 +84,7 @@ fn validate_table() {
         "x".repeat(6_000)
     );
     // (case, body, args, exit, profile, must contain code)
-    let cases: Vec<(&str, &str, Vec<&str>, i32, &str, Option<&str>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "cimd valid",
             &cimd,
@@ -201,14 +211,7 @@ fn validate_table() {
             "oauth",
             Some("resource_mismatch"),
         ),
-        (
-            "jwks",
-            &google,
-            vec!["--kind", "jwks"],
-            0,
-            "oauth",
-            None,
-        ),
+        ("jwks", &google, vec!["--kind", "jwks"], 0, "oauth", None),
         (
             "not json",
             "{nope",

@@ -684,7 +684,8 @@ fn duplicate_kids() {
         json!({"kty":"EC","crv":"P-256","x":B64.encode(ep.x().unwrap()),"y":B64.encode(ep.y().unwrap())})
     };
     let k = |key: Value, p: Value| with(key, p);
-    let cases: Vec<(&str, Vec<Value>, Option<&str>, Option<&str>)> = vec![
+    type Case<'a> = (&'a str, Vec<Value>, Option<&'a str>, Option<&'a str>);
+    let cases: Vec<Case> = vec![
         (
             "two RSA keys, one kid, same use",
             vec![
