@@ -136,13 +136,13 @@ const KNOWN_METHODS: &[&str] = &[
     "self_signed_tls_client_auth",
 ];
 /// URL members and how each is used: `jwks_uri` is fetched server-side by the AS (egress
-/// rules apply); the others are links shown to people (a browser follows them, so the
-/// egress rules are not theirs to judge and non-https is only a warning).
+/// rules apply, errors); the others are shown to people and at most prefetched (a logo), so
+/// non-https and egress-rule problems are warnings.
 const URL_MEMBERS: &[(&str, UrlUse)] = &[
-    ("client_uri", UrlUse::Link),
-    ("logo_uri", UrlUse::Link),
-    ("tos_uri", UrlUse::Link),
-    ("policy_uri", UrlUse::Link),
+    ("client_uri", UrlUse::Display),
+    ("logo_uri", UrlUse::Display),
+    ("tos_uri", UrlUse::Display),
+    ("policy_uri", UrlUse::Display),
     ("jwks_uri", UrlUse::Endpoint),
 ];
 
@@ -323,8 +323,19 @@ pub fn validate(
         }
     }
 
-    // Redirect URIs.
-    if let Some(uris) = get_str_array(&map, "redirect_uris", Need::Required, out) {
+    // Redirect URIs: required for redirect-based grants (RFC 9700 §2.1 exact registration;
+    // the CIMD draft exempts client_credentials and other grants without redirects), and
+    // always by MCP 2025-11-25.
+    if !map.contains_key("redirect_uris") {
+        let missing =
+            Problem::error(MISSING_MEMBER, "redirect_uris is required").at("/redirect_uris");
+        if uses_redirects(&map) {
+            out.push(missing);
+        } else {
+            ctx.profile_rule(Profile::Mcp, missing, out);
+        }
+    }
+    if let Some(uris) = get_str_array(&map, "redirect_uris", Need::Optional, out) {
         if uris.is_empty()
             && map
                 .get("redirect_uris")
@@ -404,6 +415,17 @@ pub fn validate(
         super::atproto::check_client(&map, own_origin_host(requested_url).as_deref(), ctx, out);
     }
     Value::Object(map)
+}
+
+/// Whether the client's grants use the authorization endpoint and so a redirect URI
+/// (`grant_types` defaults to `authorization_code`, RFC 7591 §2).
+fn uses_redirects(map: &Map<String, Value>) -> bool {
+    match map.get("grant_types").and_then(Value::as_array) {
+        None => true,
+        Some(grants) => grants
+            .iter()
+            .any(|g| matches!(g.as_str(), Some("authorization_code" | "implicit"))),
+    }
 }
 
 /// The client_id's host, for atproto's custom-scheme rule.

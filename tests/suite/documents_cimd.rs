@@ -77,11 +77,13 @@ fn member_rules_table() {
         // display links: never fetched server-side, so no egress rules; http is a warning
         ("client_uri http", r#"{"client_uri":"http://app.example.com"}"#.into(), None, Some("url_not_https")),
         ("client_uri relative", r#"{"client_uri":"app.example.com"}"#.into(), Some("invalid_url"), None),
-        ("logo localhost", r#"{"logo_uri":"https://localhost/logo.png"}"#.into(), None, None),
+        ("logo localhost: a prefetch would be refused, so a warning", r#"{"logo_uri":"https://localhost/logo.png"}"#.into(), None, Some("fake_blocked")),
         ("logo http", r#"{"logo_uri":"http://cdn.example.net/logo.png"}"#.into(), None, Some("url_not_https")),
         ("logo ok", r#"{"logo_uri":"https://cdn.example.net/logo.png"}"#.into(), None, None),
-        ("tos private", r#"{"tos_uri":"https://192.168.1.1/tos"}"#.into(), None, None),
-        ("policy intranet port", r#"{"policy_uri":"https://intranet:8443/p"}"#.into(), None, None),
+        ("tos private", r#"{"tos_uri":"https://192.168.1.1/tos"}"#.into(), None, Some("fake_blocked")),
+        ("policy intranet port", r#"{"policy_uri":"https://intranet.corp:8443/p"}"#.into(), None, None),
+        ("redirects absent, client_credentials only (CIMD draft: no redirect registered)", r#"{"redirect_uris":null,"grant_types":["client_credentials"],"response_types":null,"token_endpoint_auth_method":"private_key_jwt","jwks_uri":"https://app.example.com/jwks"}"#.into(), None, Some("missing_member")),
+        ("redirects absent, grant_types default", r#"{"redirect_uris":null,"grant_types":null}"#.into(), Some("missing_member"), None),
         ("policy fragment", r#"{"policy_uri":"https://app.example.com/p#x"}"#.into(), None, None),
         // grants
         ("implicit grant", r#"{"grant_types":["implicit"],"response_types":["token"]}"#.into(), Some("implicit_flow_not_allowed"), None),

@@ -68,6 +68,19 @@ fn mcp_rules_are_errors_under_mcp_warnings_under_oauth_silent_under_atproto() {
 }
 
 #[test]
+fn redirect_uris_for_a_client_without_redirects_is_an_mcp_rule() {
+    let body = r#"{"client_id":"https://svc.example.com/client.json","client_name":"Batch",
+      "grant_types":["client_credentials"],"token_endpoint_auth_method":"private_key_jwt",
+      "jwks_uri":"https://svc.example.com/jwks"}"#;
+    let url = "https://svc.example.com/client.json";
+    let v = check_profile(Kind::ClientMetadata, url, body, Profile::Oauth);
+    assert_outcome(&v, "oauth", None, Some("missing_member"));
+    assert_eq!(profiles_of(&v, "missing_member"), [Some(Profile::Mcp)]);
+    let v = check_profile(Kind::ClientMetadata, url, body, Profile::Mcp);
+    assert_outcome(&v, "mcp", Some("missing_member"), None);
+}
+
+#[test]
 fn rfc_rules_carry_no_profile_tag() {
     let body = patch(
         &fixture("mcp-spec-example.cimd.json"),
