@@ -31,6 +31,9 @@ pub const PKCE_PLAIN_SUPPORTED: Code = Code::new("pkce_plain_supported");
 /// `/.well-known/openid-configuration` URL: clients build the metadata URL from the issuer,
 /// so discovery breaks (seen in real MCP servers' metadata).
 pub const ISSUER_IS_METADATA_URL: Code = Code::new("issuer_is_metadata_url");
+/// A `*_signing_alg_values_supported` list offers `none` (RFC 8414 §2 and RFC 9728 §2:
+/// "The value `none` MUST NOT be used").
+pub const SIGNING_ALG_NONE: Code = Code::new("signing_alg_none");
 
 /// Every code this module raises.
 pub const ALL_CODES: &[Code] = &[
@@ -41,6 +44,14 @@ pub const ALL_CODES: &[Code] = &[
     PKCE_S256_NOT_SUPPORTED,
     PKCE_PLAIN_SUPPORTED,
     ISSUER_IS_METADATA_URL,
+    SIGNING_ALG_NONE,
+];
+
+/// AS metadata members that list signing algorithms where `none` is forbidden.
+const SIGNING_ALG_MEMBERS: &[&str] = &[
+    "token_endpoint_auth_signing_alg_values_supported",
+    "revocation_endpoint_auth_signing_alg_values_supported",
+    "introspection_endpoint_auth_signing_alg_values_supported",
 ];
 
 /// Endpoints a client calls server-side: https required, fragments forbidden, egress rules
@@ -186,6 +197,9 @@ pub fn validate(
                 .at("/code_challenge_methods_supported"),
         );
     }
+    for name in SIGNING_ALG_MEMBERS {
+        check_no_none_alg(&map, name, out);
+    }
     let cimd = get_bool(&map, CIMD_SUPPORTED, out).unwrap_or(false);
     if !map.contains_key(CIMD_SUPPORTED) {
         map.insert(CIMD_SUPPORTED.into(), Value::Bool(cimd));
@@ -218,5 +232,19 @@ pub(crate) fn check_issuer_not_metadata_url(issuer: &str, at: &str, out: &mut Ve
             )
             .at(at),
         );
+    }
+}
+
+/// Reports `none` in a list of signing algorithms (RFC 8414 §2, RFC 9728 §2).
+pub(crate) fn check_no_none_alg(map: &Map<String, Value>, name: &str, out: &mut Vec<Problem>) {
+    if let Some(algs) = get_str_array(map, name, Need::Optional, out) {
+        for (i, alg) in algs {
+            if alg == "none" {
+                out.push(
+                    Problem::error(SIGNING_ALG_NONE, format!("{name} must not offer none"))
+                        .at(format!("/{name}/{i}")),
+                );
+            }
+        }
     }
 }

@@ -111,6 +111,7 @@ pub fn validate(
         }
     }
     check_url_member(&map, "jwks_uri", Need::Optional, UrlUse::Endpoint, ctx, out);
+    super::as_metadata::check_no_none_alg(&map, "resource_signing_alg_values_supported", out);
     for name in LINK_MEMBERS {
         check_url_member(&map, name, Need::Optional, UrlUse::Link, ctx, out);
     }

@@ -116,6 +116,18 @@ fn prm_rules_table() {
             None,
         ),
         (
+            "resource signing algs offer none",
+            r#"{"resource_signing_alg_values_supported":["ES256","none"]}"#,
+            Some("signing_alg_none"),
+            None,
+        ),
+        (
+            "resource signing algs without none",
+            r#"{"resource_signing_alg_values_supported":["ES256"]}"#,
+            None,
+            None,
+        ),
+        (
             "server is an AS metadata URL",
             r#"{"authorization_servers":["https://as.example.com/.well-known/oauth-authorization-server"]}"#,
             Some("issuer_is_metadata_url"),
@@ -356,6 +368,24 @@ fn as_rules_table() {
             "userinfo private (fetched server-side)",
             r#"{"userinfo_endpoint":"https://10.0.0.5/userinfo"}"#,
             Some("fake_blocked"),
+            None,
+        ),
+        (
+            "token endpoint signing algs offer none",
+            r#"{"token_endpoint_auth_signing_alg_values_supported":["RS256","none"]}"#,
+            Some("signing_alg_none"),
+            None,
+        ),
+        (
+            "token endpoint signing algs without none",
+            r#"{"token_endpoint_auth_signing_alg_values_supported":["RS256","ES256"]}"#,
+            None,
+            None,
+        ),
+        (
+            "introspection signing algs offer none",
+            r#"{"introspection_endpoint_auth_signing_alg_values_supported":["none"]}"#,
+            Some("signing_alg_none"),
             None,
         ),
         (
