@@ -135,15 +135,21 @@ const KNOWN_METHODS: &[&str] = &[
     "tls_client_auth",
     "self_signed_tls_client_auth",
 ];
-/// URL members and how each is used: `jwks_uri` is fetched server-side by the AS (egress
-/// rules apply, errors); the others are shown to people and at most prefetched (a logo), so
-/// non-https and egress-rule problems are warnings.
+/// URL members and how each is used: `jwks_uri`, OpenID's `sector_identifier_uri` and
+/// `backchannel_logout_uri` are fetched or called server-side by the AS (egress rules apply,
+/// errors); `initiate_login_uri` and `frontchannel_logout_uri` are visited by the browser;
+/// the rest are shown to people and at most prefetched (a logo), so non-https and
+/// egress-rule problems are warnings.
 const URL_MEMBERS: &[(&str, UrlUse)] = &[
     ("client_uri", UrlUse::Display),
     ("logo_uri", UrlUse::Display),
     ("tos_uri", UrlUse::Display),
     ("policy_uri", UrlUse::Display),
     ("jwks_uri", UrlUse::Endpoint),
+    ("sector_identifier_uri", UrlUse::Endpoint),
+    ("backchannel_logout_uri", UrlUse::Endpoint),
+    ("initiate_login_uri", UrlUse::Browser),
+    ("frontchannel_logout_uri", UrlUse::Browser),
 ];
 
 /// Checks the shape of a client_id URL before it is fetched; errors mean "do not fetch".
@@ -398,6 +404,18 @@ pub fn validate(
         }
     }
 
+    // OpenID `request_uris`: request objects the AS may fetch server-side.
+    if let Some(uris) = get_str_array(&map, "request_uris", Need::Optional, out) {
+        for (i, uri) in uris {
+            super::fields::check_url(
+                uri,
+                &format!("/request_uris/{i}"),
+                UrlUse::Endpoint,
+                ctx,
+                out,
+            );
+        }
+    }
     check_grants(&map, out);
     if method == Some("none") {
         let grants = get_str_array(&map, "grant_types", Need::Optional, &mut Vec::new());

@@ -81,6 +81,15 @@ fn member_rules_table() {
         ("logo http", r#"{"logo_uri":"http://cdn.example.net/logo.png"}"#.into(), None, Some("url_not_https")),
         ("logo ok", r#"{"logo_uri":"https://cdn.example.net/logo.png"}"#.into(), None, None),
         ("tos private", r#"{"tos_uri":"https://192.168.1.1/tos"}"#.into(), None, Some("fake_blocked")),
+        // fetched or called server-side by the AS: egress rules are errors
+        ("sector_identifier_uri private", r#"{"sector_identifier_uri":"https://10.0.0.9/s.json"}"#.into(), Some("fake_blocked"), None),
+        ("sector_identifier_uri ok", r#"{"sector_identifier_uri":"https://app.example.com/s.json"}"#.into(), None, None),
+        ("backchannel_logout_uri localhost", r#"{"backchannel_logout_uri":"https://localhost/logout"}"#.into(), Some("fake_blocked"), None),
+        ("request_uris private", r#"{"request_uris":["https://app.example.com/r","https://192.168.0.2/r"]}"#.into(), Some("fake_blocked"), None),
+        ("request_uris http", r#"{"request_uris":["http://app.example.com/r"]}"#.into(), Some("url_not_https"), None),
+        // visited by the browser only: https, but no egress rules
+        ("initiate_login_uri intranet", r#"{"initiate_login_uri":"https://10.0.0.9/login"}"#.into(), None, None),
+        ("frontchannel_logout_uri http", r#"{"frontchannel_logout_uri":"http://app.example.com/l"}"#.into(), Some("url_not_https"), None),
         ("policy intranet port", r#"{"policy_uri":"https://intranet.corp:8443/p"}"#.into(), None, None),
         ("redirects absent, client_credentials only (CIMD draft: no redirect registered)", r#"{"redirect_uris":null,"grant_types":["client_credentials"],"response_types":null,"token_endpoint_auth_method":"private_key_jwt","jwks_uri":"https://app.example.com/jwks"}"#.into(), None, Some("missing_member")),
         ("redirects absent, grant_types default", r#"{"redirect_uris":null,"grant_types":null}"#.into(), Some("missing_member"), None),
