@@ -398,3 +398,48 @@ fn keygen_alg_names() {
         "ES256"
     );
 }
+
+/// `check --profile` over the loopback lab: the claims name the profile they were judged by.
+#[tokio::test]
+async fn check_takes_a_profile_and_states_it_in_the_claims() {
+    use portcullis::testing::origin::Route;
+    let lab = crate::common::Lab::start().await;
+    let url = lab.url("good.test", "/client.json");
+    let doc = serde_json::json!({
+        "client_id": url,
+        "redirect_uris": ["https://good.test/cb"],
+        "token_endpoint_auth_method": "none",
+    })
+    .to_string();
+    lab.origin.route("/client.json", Route::json(doc));
+    let config = lab.config_file();
+    let cfg = config.path().display().to_string();
+    for (profile, exit, outcome) in [
+        (None, 0, "valid"),
+        (Some("mcp"), 1, "invalid"),
+        (Some("oauth"), 0, "valid"),
+    ] {
+        let mut args: Vec<String> = vec![
+            "check".into(),
+            url.clone(),
+            "--kind".into(),
+            "client_metadata".into(),
+            "--config".into(),
+            cfg.clone(),
+            "--json".into(),
+        ];
+        if let Some(p) = profile {
+            args.extend(["--profile".into(), p.into()]);
+        }
+        let (code, out, err) = tokio::task::spawn_blocking(move || {
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            run(&refs, None)
+        })
+        .await
+        .unwrap();
+        assert_eq!(code, exit, "{profile:?}: {out}{err}");
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(v["outcome"], outcome, "{profile:?}");
+        assert_eq!(v["profile"], profile.unwrap_or("oauth"), "{profile:?}");
+    }
+}
