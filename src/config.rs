@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::kind::Kind;
+use crate::kind::{Kind, Profile};
 
 /// Where the service listens when nothing is configured: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
@@ -438,15 +438,33 @@ impl Default for RateConfig {
     }
 }
 
-/// Signature algorithm of the verdict key.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+/// Signature algorithm of the verdict key, by its JWS name (RFC 7518, RFC 8037, RFC 9864).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 pub enum SigningAlg {
-    /// Ed25519 (RFC 8037).
-    #[default]
+    /// Ed25519 under the fully-specified name of RFC 9864 §2.2; the modern spelling, but
+    /// not every verifier knows it yet (see docs/conformance.md, "Verdict algorithms").
+    Ed25519,
+    /// Ed25519 under the polymorphic RFC 8037 name, deprecated by RFC 9864 yet still the
+    /// name most verifiers know for Ed25519.
     EdDSA,
-    /// ECDSA P-256 with SHA-256.
+    /// ECDSA P-256 with SHA-256 (RFC 7518 §3.4).
     ES256,
 }
+
+/// Default verdict algorithm: `ES256`, the only one every verifier in the tested table
+/// (joserfc, PyJWT, jose, jsonwebtoken) accepts without deprecation warnings
+/// (docs/conformance.md, "Verdict algorithms"; `scripts/alg-interop.sh`).
+pub const DEFAULT_SIGNING_ALG: SigningAlg = SigningAlg::ES256;
+
+/// JWS name given to an Ed25519 key file when `[signing] alg` is not set: `EdDSA`, because
+/// `jsonwebtoken` 11 and older PyJWT cannot even parse a header naming `Ed25519`.
+pub const DEFAULT_ED25519_KEY_ALG: SigningAlg = SigningAlg::EdDSA;
+
+/// Default profile: `oauth`, the specifications alone. Real, conforming documents from
+/// large providers and atproto apps fail the MCP-only rules; under `oauth` those rules are
+/// still reported, as warnings tagged `mcp`, so an MCP deployment sees them and can make
+/// them errors with `profile = "mcp"` (config) or `"profile": "mcp"` (per request).
+pub const DEFAULT_PROFILE: Profile = Profile::Oauth;
 
 /// `[signing]`
 #[derive(Clone, Debug, Deserialize)]
@@ -456,8 +474,11 @@ pub struct SigningConfig {
     pub key_file: Option<PathBuf>,
     /// Older keys still published in `/v1/keys` during rotation (they do not sign).
     pub previous_key_files: Vec<PathBuf>,
-    /// Algorithm of the ephemeral key made when no key file is set.
-    pub ephemeral_alg: SigningAlg,
+    /// Verdict algorithm. Absent: an ephemeral key uses [`DEFAULT_SIGNING_ALG`] and a key
+    /// file its own type's name (an Ed25519 file [`DEFAULT_ED25519_KEY_ALG`]). Set: the
+    /// ephemeral key is of this algorithm and key files must fit it (`Ed25519` and `EdDSA`
+    /// both fit an Ed25519 key: they only change the published name).
+    pub alg: Option<SigningAlg>,
     /// `iss` claim.
     pub issuer: String,
 }
@@ -467,20 +488,32 @@ impl Default for SigningConfig {
         SigningConfig {
             key_file: None,
             previous_key_files: Vec::new(),
-            ephemeral_alg: SigningAlg::EdDSA,
+            alg: None,
             issuer: DEFAULT_ISSUER.to_owned(),
         }
     }
 }
 
-/// `[documents]`: stricter-than-spec policy an operator may turn on.
-#[derive(Clone, Debug, Default, Deserialize)]
+/// `[documents]`: the rule book and stricter-than-spec policy an operator may turn on.
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DocumentsConfig {
+    /// Profile used when a request (or `--profile`) does not name one.
+    pub profile: Profile,
     /// CIMD redirect URIs (https ones) and `client_uri` must share the client_id's origin.
     pub cimd_same_origin_redirects: bool,
     /// When non-empty, client_id hosts must equal or be a subdomain of one of these.
     pub client_id_domains: Vec<String>,
+}
+
+impl Default for DocumentsConfig {
+    fn default() -> Self {
+        DocumentsConfig {
+            profile: DEFAULT_PROFILE,
+            cimd_same_origin_redirects: false,
+            client_id_domains: Vec::new(),
+        }
+    }
 }
 
 impl Config {

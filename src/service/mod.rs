@@ -45,6 +45,9 @@ pub struct FetchKey {
     pub url: String,
     /// Expectations.
     pub expect: ExpectBody,
+    /// Profile judged by (the request's, else `[documents] profile`), resolved so the
+    /// same question asked with and without the default profile shares one entry.
+    pub profile: crate::kind::Profile,
 }
 
 /// A judgement with its absolute expiry, and the verdicts already signed for it.
@@ -146,6 +149,7 @@ impl Service {
             kind: request.kind,
             url: request.url,
             expect: request.expect,
+            profile: request.profile.unwrap_or(self.config.documents.profile),
         };
         let cached = self
             .cache
@@ -242,6 +246,7 @@ impl Service {
                 audience: caller,
                 url: &key.url,
                 kind: key.kind,
+                profile: Some(key.profile),
                 outcome: j.outcome,
                 problems: j.problems.clone(),
                 fetch: Some(j.facts.clone()),
@@ -277,6 +282,7 @@ impl Service {
             expect: Expect {
                 resource: key.expect.resource.clone(),
                 issuer: key.expect.issuer.clone(),
+                profile: Some(key.profile),
             },
         };
         let policy = self.fetcher.policy();
