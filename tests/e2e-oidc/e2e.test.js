@@ -1,0 +1,287 @@
+// End to end (issue 14): the real oidc-provider 9.x with Client ID Metadata Documents
+// fetched through the real Portcullis binary by the Node kit's adapter, and the MCP
+// TypeScript SDK client doing the whole authorization-code + PKCE login to a token; then
+// hostile client_ids, each refused with its problem codes in the operator's log, and zero
+// connections to the blocked addresses.
+//
+// Run by scripts/e2e-oidc.sh inside a private network namespace whose only interface is `lo`
+// (PORTCULLIS_SEALED=1): 169.254.169.254 and 10.0.0.5 are added to that `lo` and the lab
+// counts connections to them. Outside such a namespace the two cases that resolve to
+// non-loopback addresses are SKIPPED (nothing here may even try to reach them).
+
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { connect } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+
+import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
+import { PortcullisClient, BlockedError, InvalidError } from '@portcullis/client';
+import { oidcProviderAdapter } from '@portcullis/client/oidc-provider';
+import Provider from 'oidc-provider';
+
+import { startLab } from '../../clients/node/test/lab.js';
+
+const SEALED = process.env.PORTCULLIS_SEALED === '1';
+const TOKEN = 'e2e-as-token';
+const GOOD = 'app.mcp.test';
+const CALLBACK = 'http://127.0.0.1:33418/callback';
+
+function cimd(host, path, extra = {}) {
+  return JSON.stringify({
+    client_id: `https://${host}:\${PORT}${path}`,
+    client_name: 'MCP e2e client',
+    application_type: 'native',
+    redirect_uris: [CALLBACK],
+    grant_types: ['authorization_code'],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'none',
+    ...extra,
+  });
+}
+
+const SPEC = {
+  names: {
+    [GOOD]: ['127.0.0.2'],
+    'mixed.mcp.test': ['127.0.0.2', '127.0.0.1'],
+    ...(SEALED ? { 'meta.mcp.test': ['169.254.169.254'], 'intranet.mcp.test': ['10.0.0.5'] } : {}),
+  },
+  routes: {
+    '/client.json': { headers: { 'cache-control': 'max-age=60' }, body: cimd(GOOD, '/client.json') },
+    '/secret.json': { body: cimd(GOOD, '/secret.json', { token_endpoint_auth_method: 'client_secret_post', client_secret: 'shared-secret' }) },
+    '/mismatch.json': { body: cimd(GOOD, '/someone-else.json') },
+  },
+  callers: [{ name: 'oidc-provider', token: TOKEN }],
+  counters: SEALED ? ['169.254.169.254', '10.0.0.5'] : [],
+};
+
+let lab;
+let issuer;
+let server;
+const operatorLog = [];
+const providerErrors = [];
+
+before(async () => {
+  lab = await startLab(SPEC);
+  const kit = new PortcullisClient({ url: lab.service, token: TOKEN, audience: 'oidc-provider' });
+  const adapter = oidcProviderAdapter(kit, {
+    log: (event) => {
+      operatorLog.push(event);
+      process.stderr.write(`operator log: ${JSON.stringify(event)}\n`);
+    },
+  });
+  server = createServer();
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  issuer = `http://127.0.0.1:${server.address().port}`;
+  const provider = new Provider(issuer, {
+    fetch: adapter.fetch,
+    sectorIdentifierUriValidate: adapter.sectorIdentifierUriValidate,
+    features: {
+      devInteractions: { enabled: true },
+      clientIdMetadataDocument: {
+        enabled: true,
+        ack: 'draft-02',
+        ...adapter.clientIdMetadataDocument,
+        // Let the verdict's cache claim (as Cache-Control) decide; no floor of our own.
+        cacheDuration: { min: 0, max: 300 },
+      },
+    },
+    pkce: { required: () => true },
+    findAccount: (ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
+  });
+  provider.on('authorization.error', (ctx, err) => providerErrors.push(err));
+  provider.on('server_error', (ctx, err) => providerErrors.push(err));
+  server.on('request', provider.callback());
+});
+
+after(async () => {
+  await new Promise((r) => server?.close(r) ?? r());
+  await lab?.stop();
+});
+
+/** A tiny browser: manual redirects, one cookie jar, loopback only. */
+function browser() {
+  const jar = new Map();
+  async function request(url, init = {}) {
+    const target = new URL(url);
+    assert.ok(['127.0.0.1', 'localhost'].includes(target.hostname), `browser stays on loopback: ${url}`);
+    const headers = { ...(init.headers ?? {}) };
+    if (jar.size) headers.cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    const res = await fetch(url, { ...init, headers, redirect: 'manual' });
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(';');
+      const i = pair.indexOf('=');
+      jar.set(pair.slice(0, i), pair.slice(i + 1));
+    }
+    return res;
+  }
+  /** Follows redirects until a page (or the callback) is reached. */
+  async function follow(url, init) {
+    let res = await request(url, init);
+    let at = url;
+    for (let i = 0; i < 10 && res.status >= 300 && res.status < 400; i++) {
+      at = new URL(res.headers.get('location'), at).href;
+      if (at.startsWith(CALLBACK)) return { at, res };
+      res = await request(at);
+    }
+    return { at, res };
+  }
+  return { request, follow };
+}
+
+function mcpClientProvider(clientMetadataUrl) {
+  const state = { authorizationUrl: undefined, tokens: undefined, info: undefined, verifier: undefined };
+  return {
+    saved: state,
+    clientMetadataUrl,
+    get redirectUrl() {
+      return CALLBACK;
+    },
+    get clientMetadata() {
+      return {
+        client_name: 'MCP e2e client',
+        redirect_uris: [CALLBACK],
+        grant_types: ['authorization_code'],
+        response_types: ['code'],
+        token_endpoint_auth_method: 'none',
+        scope: 'openid',
+      };
+    },
+    clientInformation: () => state.info,
+    saveClientInformation: (info) => {
+      state.info = info;
+    },
+    tokens: () => state.tokens,
+    saveTokens: (t) => {
+      state.tokens = t;
+    },
+    redirectToAuthorization: (url) => {
+      state.authorizationUrl = url;
+    },
+    saveCodeVerifier: (v) => {
+      state.verifier = v;
+    },
+    codeVerifier: () => state.verifier,
+  };
+}
+
+describe('MCP SDK login through oidc-provider with a CIMD client fetched via Portcullis', () => {
+  test('authorization code + PKCE to a token', async () => {
+    const clientId = lab.url(GOOD, '/client.json');
+    const mcp = mcpClientProvider(clientId);
+    assert.equal(await auth(mcp, { serverUrl: issuer }), 'REDIRECT');
+    const authUrl = mcp.saved.authorizationUrl;
+    assert.equal(authUrl.searchParams.get('client_id'), clientId);
+    assert.equal(authUrl.searchParams.get('code_challenge_method'), 'S256');
+
+    const b = browser();
+    let { at, res } = await b.follow(authUrl.href);
+    assert.equal(res.status, 200, `login page at ${at}: ${await res.clone().text()}`);
+    assert.match(at, /\/interaction\//u);
+    ({ at, res } = await b.follow(at, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ prompt: 'login', login: 'alice', password: 'any' }),
+    }));
+    if (!at.startsWith(CALLBACK)) {
+      assert.equal(res.status, 200, `consent page at ${at}`);
+      ({ at, res } = await b.follow(at, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ prompt: 'consent' }),
+      }));
+    }
+    assert.ok(at.startsWith(CALLBACK), `redirected back to the client: ${at}`);
+    const code = new URL(at).searchParams.get('code');
+    assert.ok(code, `an authorization code in ${at}`);
+
+    assert.equal(await auth(mcp, { serverUrl: issuer, authorizationCode: code }), 'AUTHORIZED');
+    assert.ok(mcp.saved.tokens?.access_token, 'an access token');
+    assert.equal(mcp.saved.tokens.token_type.toLowerCase(), 'bearer');
+    assert.equal(operatorLog.length, 0, `no refusal for the good client: ${JSON.stringify(operatorLog)}`);
+  });
+});
+
+describe('hostile client_ids are refused, with codes for the operator', () => {
+  async function attempt(clientId) {
+    const before = operatorLog.length;
+    const url = new URL(`${issuer}/auth`);
+    url.search = new URLSearchParams({
+      client_id: clientId,
+      response_type: 'code',
+      redirect_uri: CALLBACK,
+      scope: 'openid',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGjSstw-cM',
+      code_challenge_method: 'S256',
+    }).toString();
+    const res = await fetch(url, { redirect: 'manual' });
+    const body = await res.text();
+    return { res, body, events: operatorLog.slice(before) };
+  }
+
+  function refused({ res, body, events }, errorClass, code) {
+    // The user sees the authorization server's own error page, not a redirect to the client.
+    assert.equal(res.status, 400, body.slice(0, 300));
+    assert.match(body, /invalid_client/u);
+    // The operator sees which client and why.
+    assert.ok(events.length >= 1, 'a refusal was logged');
+    const e = events[0];
+    assert.equal(e.event, 'portcullis_refusal');
+    assert.equal(e.kind, 'client_metadata');
+    assert.equal(e.error, errorClass.name);
+    assert.ok(e.codes.includes(code), `${code} in ${JSON.stringify(e.codes)}`);
+  }
+
+  test('a name resolving to 169.254.169.254', { skip: !SEALED && 'needs the sealed namespace' }, async () => {
+    refused(await attempt(lab.url('meta.mcp.test', '/client.json')), BlockedError, 'cloud_metadata');
+  });
+
+  test('a name resolving to 10.0.0.5', { skip: !SEALED && 'needs the sealed namespace' }, async () => {
+    refused(await attempt(lab.url('intranet.mcp.test', '/client.json')), BlockedError, 'private_use');
+  });
+
+  test('a name with good and loopback answers', async () => {
+    refused(await attempt(lab.url('mixed.mcp.test', '/client.json')), BlockedError, 'mixed_resolution');
+  });
+
+  test('a document with a shared secret', async () => {
+    const r = await attempt(lab.url(GOOD, '/secret.json'));
+    refused(r, InvalidError, r.events[0]?.codes?.find((c) => c.includes('secret')) ?? 'a *secret* code');
+  });
+
+  test('a document whose client_id is another URL', async () => {
+    const r = await attempt(lab.url(GOOD, '/mismatch.json'));
+    refused(r, InvalidError, r.events[0]?.codes?.find((c) => c.includes('client_id')) ?? 'a client_id code');
+  });
+
+  test('zero connections reached the blocked addresses; the good client was fetched', async () => {
+    if (SEALED) {
+      // Positive control: one deliberate connection to each counter (inside the sealed
+      // namespace these addresses are on `lo`), so "zero from Portcullis" means something.
+      for (const host of ['169.254.169.254', '10.0.0.5']) {
+        await new Promise((resolve, reject) => {
+          const socket = connect({ host, port: lab.port }, () => {
+            socket.end();
+            resolve();
+          });
+          socket.once('error', reject);
+        });
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const report = await lab.stop();
+    lab = undefined;
+    process.stderr.write(`lab report: ${JSON.stringify(report)}\n`);
+    assert.ok(report?.stopped, 'the lab reported its counters');
+    assert.ok(report.origin_hits['/client.json'] >= 1, 'the good CIMD was fetched from the allowed origin');
+    if (!SEALED) {
+      console.error('SKIPPED: connection counters on 169.254.169.254 / 10.0.0.5 need the sealed namespace');
+      return;
+    }
+    // Exactly the control connection each: none from the refused client_ids.
+    assert.deepEqual(report.counters, { '10.0.0.5': 1, '169.254.169.254': 1 });
+  });
+});
+
+if (!SEALED) {
+  console.error('SKIPPED: the 169.254.169.254 / 10.0.0.5 cases and the connection count need PORTCULLIS_SEALED=1 (scripts/e2e-oidc.sh)');
+}
