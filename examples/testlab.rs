@@ -120,12 +120,7 @@ fn free_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
-fn config_text(
-    service_port: u16,
-    dns: SocketAddr,
-    dir: &std::path::Path,
-    spec: &Spec,
-) -> String {
+fn config_text(service_port: u16, dns: SocketAddr, dir: &std::path::Path, spec: &Spec) -> String {
     let mut text = format!(
         "[server]\nlisten = \"127.0.0.1:{service_port}\"\n",
         service_port = service_port

@@ -26,7 +26,9 @@ pub use claims::{CacheHint, Claims, Outcome, Problem};
 pub use error::{Error, ProtocolCode};
 pub use keys::{Alg, KeySet};
 pub use request::{Expect, Kind, Request};
-pub use verify::{DEFAULT_LEEWAY_S, VERDICT_TYP, VerifyOptions, outcome_result, verify, verify_any};
+pub use verify::{
+    DEFAULT_LEEWAY_S, VERDICT_TYP, VerifyOptions, outcome_result, verify, verify_any,
+};
 
 #[cfg(feature = "hyper-client")]
 pub use client::{Client, ClientOptions};

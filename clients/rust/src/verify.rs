@@ -90,7 +90,8 @@ pub fn verify_any(
     now_unix: u64,
 ) -> Result<Claims, Error> {
     let mut parts = jws.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(bad_jws("not a compact JWS (three parts)"));
     };
@@ -102,10 +103,7 @@ pub fn verify_any(
     let alg = Alg::from_name(&header.alg)
         .filter(|a| options.allowed_algs.contains(a))
         .ok_or_else(|| {
-            Error::protocol(
-                ProtocolCode::AlgNotAllowed,
-                format!("alg {}", header.alg),
-            )
+            Error::protocol(ProtocolCode::AlgNotAllowed, format!("alg {}", header.alg))
         })?;
     if header.typ.as_deref() != Some(VERDICT_TYP) {
         return Err(Error::protocol(
@@ -151,7 +149,10 @@ fn check_claims(
         return fail(ProtocolCode::Expired, format!("exp {}", claims.exp));
     }
     if claims.iat > now_unix.saturating_add(options.leeway_s) {
-        return fail(ProtocolCode::BadIat, format!("iat {} is in the future", claims.iat));
+        return fail(
+            ProtocolCode::BadIat,
+            format!("iat {} is in the future", claims.iat),
+        );
     }
     if claims.url != request.url {
         return fail(

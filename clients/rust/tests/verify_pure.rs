@@ -5,7 +5,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::Signer as _;
 use portcullis_client::{
-    Alg, Error, Expect, Kind, KeySet, ProtocolCode, Request, VerifyOptions, verify, verify_any,
+    Alg, Error, Expect, KeySet, Kind, ProtocolCode, Request, VerifyOptions, verify, verify_any,
 };
 use serde_json::{Value, json};
 
@@ -120,42 +120,104 @@ fn every_check_can_fail() {
 
     let mut other_url = req.clone();
     other_url.url.push_str("?other");
-    assert_eq!(code(verify(&good, &keys, &other_url, &opts, NOW)), ProtocolCode::UrlMismatch);
+    assert_eq!(
+        code(verify(&good, &keys, &other_url, &opts, NOW)),
+        ProtocolCode::UrlMismatch
+    );
     let other_kind = Request::new(URL, Kind::Jwks);
-    assert_eq!(code(verify(&good, &keys, &other_kind, &opts, NOW)), ProtocolCode::KindMismatch);
+    assert_eq!(
+        code(verify(&good, &keys, &other_kind, &opts, NOW)),
+        ProtocolCode::KindMismatch
+    );
     let mut aud = opts.clone();
     aud.audience = "as-2".into();
-    assert_eq!(code(verify(&good, &keys, &req, &aud, NOW)), ProtocolCode::WrongAudience);
+    assert_eq!(
+        code(verify(&good, &keys, &req, &aud, NOW)),
+        ProtocolCode::WrongAudience
+    );
     let mut iss = opts.clone();
     iss.issuer = "other".into();
-    assert_eq!(code(verify(&good, &keys, &req, &iss, NOW)), ProtocolCode::WrongIssuer);
-    assert_eq!(code(verify(&good, &keys, &req, &opts, NOW + 66)), ProtocolCode::Expired);
-    assert!(verify(&good, &keys, &req, &opts, NOW + 64).is_ok(), "within the leeway");
-    assert_eq!(code(verify(&good, &keys, &req, &opts, NOW - 60)), ProtocolCode::BadIat);
+    assert_eq!(
+        code(verify(&good, &keys, &req, &iss, NOW)),
+        ProtocolCode::WrongIssuer
+    );
+    assert_eq!(
+        code(verify(&good, &keys, &req, &opts, NOW + 66)),
+        ProtocolCode::Expired
+    );
+    assert!(
+        verify(&good, &keys, &req, &opts, NOW + 64).is_ok(),
+        "within the leeway"
+    );
+    assert_eq!(
+        code(verify(&good, &keys, &req, &opts, NOW - 60)),
+        ProtocolCode::BadIat
+    );
     let mut es_only = opts.clone();
     es_only.allowed_algs = vec![Alg::Es256];
-    assert_eq!(code(verify(&good, &keys, &req, &es_only, NOW)), ProtocolCode::AlgNotAllowed);
+    assert_eq!(
+        code(verify(&good, &keys, &req, &es_only, NOW)),
+        ProtocolCode::AlgNotAllowed
+    );
 
-    let typ = sign(json!({"alg": "EdDSA", "typ": "JWT", "kid": "ed"}), &claims("valid"));
-    assert_eq!(code(verify(&typ, &keys, &req, &opts, NOW)), ProtocolCode::WrongTyp);
-    let kid = sign(json!({"alg": "EdDSA", "typ": "portcullis-verdict+jwt", "kid": "nope"}), &claims("valid"));
-    assert_eq!(code(verify(&kid, &keys, &req, &opts, NOW)), ProtocolCode::UnknownKid);
-    let none = sign(json!({"alg": "none", "typ": "portcullis-verdict+jwt", "kid": "ed"}), &claims("valid"));
-    assert_eq!(code(verify(&none, &keys, &req, &opts, NOW)), ProtocolCode::AlgNotAllowed);
+    let typ = sign(
+        json!({"alg": "EdDSA", "typ": "JWT", "kid": "ed"}),
+        &claims("valid"),
+    );
+    assert_eq!(
+        code(verify(&typ, &keys, &req, &opts, NOW)),
+        ProtocolCode::WrongTyp
+    );
+    let kid = sign(
+        json!({"alg": "EdDSA", "typ": "portcullis-verdict+jwt", "kid": "nope"}),
+        &claims("valid"),
+    );
+    assert_eq!(
+        code(verify(&kid, &keys, &req, &opts, NOW)),
+        ProtocolCode::UnknownKid
+    );
+    let none = sign(
+        json!({"alg": "none", "typ": "portcullis-verdict+jwt", "kid": "ed"}),
+        &claims("valid"),
+    );
+    assert_eq!(
+        code(verify(&none, &keys, &req, &opts, NOW)),
+        ProtocolCode::AlgNotAllowed
+    );
     // An EdDSA header pointing at the P-256 key.
-    let cross = sign(json!({"alg": "EdDSA", "typ": "portcullis-verdict+jwt", "kid": "ec"}), &claims("valid"));
-    assert_eq!(code(verify(&cross, &keys, &req, &opts, NOW)), ProtocolCode::AlgNotAllowed);
+    let cross = sign(
+        json!({"alg": "EdDSA", "typ": "portcullis-verdict+jwt", "kid": "ec"}),
+        &claims("valid"),
+    );
+    assert_eq!(
+        code(verify(&cross, &keys, &req, &opts, NOW)),
+        ProtocolCode::AlgNotAllowed
+    );
 
     // Tampered payload with the original signature.
     let parts: Vec<&str> = good.split('.').collect();
     let mut forged = claims("valid");
     forged["url"] = json!("https://evil.example/x");
-    let tampered = format!("{}.{}.{}", parts[0], b64(forged.to_string().as_bytes()), parts[2]);
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64(forged.to_string().as_bytes()),
+        parts[2]
+    );
     let mut evil = req.clone();
     evil.url = "https://evil.example/x".into();
-    assert_eq!(code(verify(&tampered, &keys, &evil, &opts, NOW)), ProtocolCode::BadSignature);
-    assert_eq!(code(verify("a.b", &keys, &req, &opts, NOW)), ProtocolCode::BadJws);
-    assert_eq!(code(verify("a.b.c.d", &keys, &req, &opts, NOW)), ProtocolCode::BadJws);
+    assert_eq!(
+        code(verify(&tampered, &keys, &evil, &opts, NOW)),
+        ProtocolCode::BadSignature
+    );
+    assert_eq!(
+        code(verify("a.b", &keys, &req, &opts, NOW)),
+        ProtocolCode::BadJws
+    );
+    assert_eq!(
+        code(verify("a.b.c.d", &keys, &req, &opts, NOW)),
+        ProtocolCode::BadJws
+    );
 }
 
 #[test]
@@ -165,7 +227,10 @@ fn echoed_expectations_must_match() {
     c["expect"] = json!({"issuer": "https://as.example"});
     let jws = sign(ed_header(), &c);
     let mut req = request();
-    assert_eq!(code(verify(&jws, &keys, &req, &options(), NOW)), ProtocolCode::ExpectMismatch);
+    assert_eq!(
+        code(verify(&jws, &keys, &req, &options(), NOW)),
+        ProtocolCode::ExpectMismatch
+    );
     req.expect = Expect {
         issuer: Some("https://as.example".into()),
         resource: None,
@@ -188,7 +253,12 @@ fn no_cache_claim_means_do_not_cache() {
 
 #[test]
 fn key_sets_without_usable_keys_are_errors() {
-    for doc in ["{}", "{\"keys\":[]}", "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"AA\",\"kid\":\"k\"}]}", "nope"] {
+    for doc in [
+        "{}",
+        "{\"keys\":[]}",
+        "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"AA\",\"kid\":\"k\"}]}",
+        "nope",
+    ] {
         assert!(KeySet::from_jwks_json(doc.as_bytes()).is_err(), "{doc}");
     }
 }
