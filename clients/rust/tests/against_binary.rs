@@ -212,6 +212,12 @@ async fn positive_and_negative_cases_against_the_real_binary() {
         assert!((1..=120).contains(&claims.cache_max_age_s()));
     }
     assert_eq!(client.key_fetches(), 1);
+    let again = client.fetch(&client_metadata(url.clone())).await.unwrap();
+    if again.jti == claims.jti {
+        eprintln!("SKIPPED: fresh-jti check (this service returns the cached JWS itself)");
+    } else {
+        assert!(again.iat >= claims.iat);
+    }
 
     // Blocked: mixed answers.
     let err = client
