@@ -22,6 +22,7 @@
 //!  "rate": {"per_target_host_per_s": 1000, "per_target_host_burst": 1000}}
 //! ```
 //!
+//! A route with `"stall": true` never answers (deadline tests).
 //! `${PORT}` in a route body is replaced by the origin's port. The origin listens on
 //! 127.0.0.2; `counters` are addresses where a plain TCP listener on the origin's port counts
 //! connections. Counters on non-loopback addresses are only opened inside a sealed network
@@ -70,7 +71,11 @@ struct RouteSpec {
     headers: BTreeMap<String, String>,
     #[serde(default)]
     content_type: Option<String>,
+    #[serde(default)]
     body: String,
+    /// Accept, read the request, never answer (deadline tests).
+    #[serde(default)]
+    stall: bool,
 }
 
 fn ok() -> u16 {
@@ -242,6 +247,10 @@ async fn main() {
     let origin = TestOrigin::start(ORIGIN_IP, 0, tls).await.unwrap();
     let port = origin.addr().port();
     for (path, r) in &spec.routes {
+        if r.stall {
+            origin.route(path, Route::Stall);
+            continue;
+        }
         let body = r.body.replace("${PORT}", &port.to_string());
         let headers: Vec<(&str, &str)> = r
             .headers

@@ -273,7 +273,9 @@ export class PortcullisClient {
         signal: combined,
       });
     } catch (cause) {
-      throw new UnavailableError(0, 'service_unreachable', String(cause?.message ?? cause));
+      // Our own time limit (deadline + slack) ran out: the service did not answer in time.
+      const timedOut = combined.aborted && !signal?.aborted;
+      throw new UnavailableError(0, timedOut ? 'service_timeout' : 'service_unreachable', String(cause?.message ?? cause));
     }
     const text = await response.text().catch(() => '');
     let reply;

@@ -41,6 +41,7 @@ const SPEC = {
     '/secret.json': { body: cimd('/secret.json', { client_secret: 'hunter2' }) },
     '/jwks.json': { body: JSON.stringify({ keys: [JWK] }) },
     '/missing.json': { status: 404, body: '{}' },
+    '/stall.json': { stall: true },
   },
   callers: [{ name: 'as-1', token: TOKEN }],
 };
@@ -143,6 +144,27 @@ describe('signed refusals become typed errors with problem codes', () => {
       assert.ok(err.codes.length > 0);
       return true;
     });
+  });
+});
+
+describe('deadline', () => {
+  test('an origin that never answers: the service answers before deadlineMs', async () => {
+    const started = Date.now();
+    const err = await client.fetch(lab.url(HOST, '/stall.json'), { kind: 'client_metadata', deadlineMs: 600 }).then(
+      () => assert.fail('a stalled origin cannot be valid'),
+      (e) => e,
+    );
+    const elapsed = Date.now() - started;
+    if (err instanceof UnreachableError && err.codes.includes('deadline_exceeded')) {
+      assert.ok(elapsed < 600 + 250, `answered in ${elapsed} ms`);
+      return;
+    }
+    // A service without deadline_ms support keeps its own (longer) limits: the kit's own
+    // timer (deadline + 250 ms) gives up first and says so.
+    console.error(`SKIPPED: deadline_exceeded check (service predates deadline_ms; got ${err.name} ${err.codes})`);
+    assert.ok(err instanceof UnavailableError, err);
+    assert.equal(err.code, 'service_timeout');
+    assert.ok(elapsed < 600 + 250 + 200, `gave up after ${elapsed} ms`);
   });
 });
 

@@ -138,7 +138,11 @@ impl Client {
         };
         tokio::time::timeout(timeout, work)
             .await
-            .map_err(|_| transport("timed out"))?
+            .map_err(|_| Error::Unavailable {
+                status: 0,
+                code: "service_timeout".to_owned(),
+                retry_after_s: None,
+            })?
     }
 
     fn builder(&self, method: http::Method, path: &str) -> http::request::Builder {

@@ -64,7 +64,8 @@ fn spec(rate: Option<Value>) -> Value {
         "routes": {
             "/client.json": {"headers": {"cache-control": "max-age=120"}, "body": cimd("/client.json", json!({}))},
             "/secret.json": {"body": cimd("/secret.json", json!({"client_secret": "hunter2"}))},
-            "/mismatch.json": {"body": cimd("/other.json", json!({}))}
+            "/mismatch.json": {"body": cimd("/other.json", json!({}))},
+            "/stall.json": {"stall": true}
         },
         "callers": [{"name": "as-1", "token": TOKEN}]
     });
@@ -275,6 +276,22 @@ async fn positive_and_negative_cases_against_the_real_binary() {
         "{err:?}"
     );
     assert!(!err.codes().is_empty());
+
+    // Deadline: an origin that never answers.
+    let mut stalled = client_metadata(lab.url(HOST, "/stall.json"));
+    stalled.deadline_ms = Some(600);
+    let started = Instant::now();
+    let err = client.fetch(&stalled).await.unwrap_err();
+    let elapsed = started.elapsed();
+    if err.codes().contains(&"deadline_exceeded".to_owned()) {
+        assert!(matches!(err, Error::Unreachable(_)), "{err:?}");
+        assert!(elapsed < Duration::from_millis(850), "{elapsed:?}");
+    } else {
+        eprintln!("SKIPPED: deadline_exceeded check (service predates deadline_ms; got {err:?})");
+        assert_eq!(err.codes(), vec!["service_timeout".to_owned()]);
+        assert!(err.is_retryable());
+        assert!(elapsed < Duration::from_millis(1_100), "{elapsed:?}");
+    }
 
     // Wrong audience: the verdict is for as-1.
     let other = lab.client("as-2", TOKEN);
