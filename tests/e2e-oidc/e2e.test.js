@@ -17,7 +17,8 @@ import { after, before, describe, test } from 'node:test';
 import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
 import { PortcullisClient, BlockedError, InvalidError } from '@portcullis/client';
 import { oidcProviderAdapter } from '@portcullis/client/oidc-provider';
-import Provider from 'oidc-provider';
+import Provider, { errors } from 'oidc-provider';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 
 import { startLab } from '../../clients/node/test/lab.js';
 
@@ -57,6 +58,9 @@ const SPEC = {
 let lab;
 let issuer;
 let server;
+let resourceServer;
+let resource; // the MCP server URL (RFC 8707 resource indicator)
+const MCP_SCOPE = 'mcp:tools';
 const operatorLog = [];
 const providerErrors = [];
 
@@ -72,6 +76,9 @@ before(async () => {
   server = createServer();
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   issuer = `http://127.0.0.1:${server.address().port}`;
+  resourceServer = createServer(mcpResourceServer);
+  await new Promise((r) => resourceServer.listen(0, '127.0.0.1', r));
+  resource = `http://127.0.0.1:${resourceServer.address().port}/mcp`;
   const provider = new Provider(issuer, {
     fetch: adapter.fetch,
     sectorIdentifierUriValidate: adapter.sectorIdentifierUriValidate,
@@ -84,6 +91,14 @@ before(async () => {
         // Let the verdict's cache claim (as Cache-Control) decide; no floor of our own.
         cacheDuration: { min: 0, max: 300 },
       },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: (ctx, client, oneOf) => oneOf ?? resource,
+        getResourceServerInfo: (ctx, indicator) => {
+          if (indicator !== resource) throw new errors.InvalidTarget();
+          return { scope: MCP_SCOPE, audience: resource, accessTokenFormat: 'jwt' };
+        },
+      },
     },
     pkce: { required: () => true },
     findAccount: (ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
@@ -95,8 +110,39 @@ before(async () => {
 
 after(async () => {
   await new Promise((r) => server?.close(r) ?? r());
+  await new Promise((r) => resourceServer?.close(r) ?? r());
   await lab?.stop();
 });
+
+/**
+ * The MCP server's authorization side (RFC 9728 + RFC 6750): publishes its protected
+ * resource metadata naming the authorization server, and accepts only access tokens that
+ * the authorization server issued for this resource.
+ */
+async function mcpResourceServer(req, res) {
+  const base = `http://127.0.0.1:${resourceServer.address().port}`;
+  const metadataUrl = `${base}/.well-known/oauth-protected-resource/mcp`;
+  if (req.method === 'GET' && req.url.startsWith('/.well-known/oauth-protected-resource')) {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ resource, authorization_servers: [issuer], scopes_supported: [MCP_SCOPE] }));
+    return;
+  }
+  if (req.url === '/mcp') {
+    const header = req.headers.authorization ?? '';
+    try {
+      const jwks = createRemoteJWKSet(new URL(`${issuer}/jwks`));
+      const { payload } = await jwtVerify(header.replace(/^Bearer /u, ''), jwks, { issuer, audience: resource });
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ ok: true, sub: payload.sub, client_id: payload.client_id, scope: payload.scope }));
+    } catch {
+      res.writeHead(401, { 'www-authenticate': `Bearer resource_metadata="${metadataUrl}"` });
+      res.end();
+    }
+    return;
+  }
+  res.writeHead(404);
+  res.end();
+}
 
 /** A tiny browser: manual redirects, one cookie jar, loopback only. */
 function browser() {
@@ -143,7 +189,7 @@ function mcpClientProvider(clientMetadataUrl) {
         grant_types: ['authorization_code'],
         response_types: ['code'],
         token_endpoint_auth_method: 'none',
-        scope: 'openid',
+        scope: MCP_SCOPE,
       };
     },
     clientInformation: () => state.info,
@@ -168,9 +214,19 @@ describe('MCP SDK login through oidc-provider with a CIMD client fetched via Por
   test('authorization code + PKCE to a token', async () => {
     const clientId = lab.url(GOOD, '/client.json');
     const mcp = mcpClientProvider(clientId);
-    assert.equal(await auth(mcp, { serverUrl: issuer }), 'REDIRECT');
+    // Unauthenticated, the MCP server answers 401 pointing at its resource metadata.
+    const anonymous = await fetch(resource, { method: 'POST' });
+    assert.equal(anonymous.status, 401);
+    assert.match(anonymous.headers.get('www-authenticate'), /resource_metadata=/u);
+
+    // The SDK discovers the AS through RFC 9728, sees client_id_metadata_document_supported,
+    // and uses the URL of its metadata document as its client_id.
+    assert.equal(await auth(mcp, { serverUrl: resource }), 'REDIRECT');
     const authUrl = mcp.saved.authorizationUrl;
+    assert.ok(authUrl.href.startsWith(`${issuer}/`), authUrl.href);
     assert.equal(authUrl.searchParams.get('client_id'), clientId);
+    assert.equal(authUrl.searchParams.get('resource'), resource);
+    assert.equal(authUrl.searchParams.get('scope'), MCP_SCOPE);
     assert.equal(authUrl.searchParams.get('code_challenge_method'), 'S256');
 
     const b = browser();
@@ -194,9 +250,20 @@ describe('MCP SDK login through oidc-provider with a CIMD client fetched via Por
     const code = new URL(at).searchParams.get('code');
     assert.ok(code, `an authorization code in ${at}`);
 
-    assert.equal(await auth(mcp, { serverUrl: issuer, authorizationCode: code }), 'AUTHORIZED');
+    assert.equal(await auth(mcp, { serverUrl: resource, authorizationCode: code }), 'AUTHORIZED');
     assert.ok(mcp.saved.tokens?.access_token, 'an access token');
     assert.equal(mcp.saved.tokens.token_type.toLowerCase(), 'bearer');
+
+    // The token is for this MCP server and this client, and the MCP server accepts it.
+    const called = await fetch(resource, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${mcp.saved.tokens.access_token}` },
+    });
+    assert.equal(called.status, 200);
+    const seen = await called.json();
+    assert.equal(seen.sub, 'alice');
+    assert.equal(seen.client_id, clientId);
+    assert.equal(seen.scope, MCP_SCOPE);
     assert.equal(operatorLog.length, 0, `no refusal for the good client: ${JSON.stringify(operatorLog)}`);
   });
 });
