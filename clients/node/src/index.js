@@ -92,8 +92,15 @@ function parseRetryAfter(value) {
   return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - Date.now()) / 1000));
 }
 
-function sameJson(a, b) {
-  return JSON.stringify(a) === JSON.stringify(b);
+/** The members of an expectations object that carry a value, in a stable order. */
+function expectEntries(expect) {
+  return Object.entries(expect ?? {})
+    .filter(([, v]) => v !== undefined && v !== null)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function sameExpect(a, b) {
+  return JSON.stringify(expectEntries(a)) === JSON.stringify(expectEntries(b));
 }
 
 export class PortcullisClient {
@@ -208,7 +215,7 @@ export class PortcullisClient {
       throw new ProtocolError('kind_mismatch', `verdict is for kind ${claims.kind}, asked ${request.kind}`);
     }
     // Services that echo the expectations must echo the ones asked for.
-    if (request.expect && claims.expect !== undefined && !sameJson(claims.expect, request.expect)) {
+    if (claims.expect !== undefined && !sameExpect(claims.expect, request.expect)) {
       throw new ProtocolError('expect_mismatch', 'verdict was judged against other expectations');
     }
     if (!['valid', 'invalid', 'blocked', 'unreachable'].includes(claims.outcome)) {

@@ -168,8 +168,7 @@ fn check_claims(
     }
     if let Some(echoed) = &claims.expect {
         let asked = serde_json::to_value(&request.expect).unwrap_or_default();
-        let asked_empty = asked.as_object().is_none_or(|o| o.is_empty());
-        if !(asked_empty && echoed.as_object().is_none_or(|o| o.is_empty())) && *echoed != asked {
+        if present_members(echoed) != present_members(&asked) {
             return fail(
                 ProtocolCode::ExpectMismatch,
                 "judged against other expectations".to_owned(),
@@ -177,6 +176,22 @@ fn check_claims(
         }
     }
     Ok(())
+}
+
+/// The members of an expectations object that carry a value, sorted (order and explicit
+/// nulls do not matter).
+fn present_members(value: &serde_json::Value) -> Vec<(String, serde_json::Value)> {
+    let mut members: Vec<(String, serde_json::Value)> = value
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    members.sort_by(|a, b| a.0.cmp(&b.0));
+    members
 }
 
 /// Maps verified claims to the caller's result: `valid` → the claims, refusals → errors.

@@ -236,6 +236,10 @@ fn echoed_expectations_must_match() {
         resource: None,
     };
     assert!(verify(&jws, &keys, &req, &options(), NOW).is_ok());
+    // Member order and explicit nulls do not matter.
+    let mut c = claims("valid");
+    c["expect"] = json!({"resource": null, "issuer": "https://as.example"});
+    assert!(verify(&sign(ed_header(), &c), &keys, &req, &options(), NOW).is_ok());
 }
 
 #[test]
