@@ -62,6 +62,7 @@ let resourceServer;
 let resource; // the MCP server URL (RFC 8707 resource indicator)
 const MCP_SCOPE = 'mcp:tools';
 const operatorLog = [];
+const fetches = [];
 const providerErrors = [];
 
 before(async () => {
@@ -72,6 +73,7 @@ before(async () => {
       operatorLog.push(event);
       process.stderr.write(`operator log: ${JSON.stringify(event)}\n`);
     },
+    onFetch: (event) => fetches.push(event),
   });
   server = createServer();
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
@@ -265,12 +267,18 @@ describe('MCP SDK login through oidc-provider with a CIMD client fetched via Por
     assert.equal(seen.client_id, clientId);
     assert.equal(seen.scope, MCP_SCOPE);
     assert.equal(operatorLog.length, 0, `no refusal for the good client: ${JSON.stringify(operatorLog)}`);
+    // oidc-provider's CIMD fetch went through the kit, classified as client_metadata.
+    // (Once per step of the login while the verdict carries no `cache` claim — the adapter
+    // then answers `no-store` — and once per 60 s when it does: the origin says max-age=60.)
+    assert.ok(fetches.length >= 1);
+    for (const f of fetches) assert.deepEqual(f, { url: clientId, kind: 'client_metadata', outcome: 'valid' });
   });
 });
 
 describe('hostile client_ids are refused, with codes for the operator', () => {
   async function attempt(clientId) {
     const before = operatorLog.length;
+    const errsBefore = providerErrors.length;
     const url = new URL(`${issuer}/auth`);
     url.search = new URLSearchParams({
       client_id: clientId,
@@ -282,10 +290,13 @@ describe('hostile client_ids are refused, with codes for the operator', () => {
     }).toString();
     const res = await fetch(url, { redirect: 'manual' });
     const body = await res.text();
-    return { res, body, events: operatorLog.slice(before) };
+    return { res, body, events: operatorLog.slice(before), errs: providerErrors.slice(errsBefore) };
   }
 
-  function refused({ res, body, events }, errorClass, code) {
+  function refused({ res, body, events, errs }, errorClass, code) {
+    // oidc-provider's own authorization.error event carries the kit's typed error as the
+    // cause, so an AS that already logs those events sees the codes too.
+    assert.ok(errs.some((e) => e?.cause instanceof errorClass && e.cause.codes.includes(code)), `cause with ${code} in oidc-provider's error event`);
     // The user sees the authorization server's own error page, not a redirect to the client.
     assert.equal(res.status, 400, body.slice(0, 300));
     assert.match(body, /invalid_client/u);

@@ -38,6 +38,8 @@ function defaultLog(event) {
  * @param {object} [options]
  * @param {number} [options.deadlineMs]  per-request deadline passed to Portcullis
  * @param {(event: object) => void} [options.log] receives one event per refused fetch
+ * @param {(event: {url: string, kind: string, outcome?: string}) => void} [options.onFetch]
+ *        observes every fetch and its classification (metrics, tests)
  * @param {(ctx: any, clientId: string) => Promise<boolean>|boolean} [options.allowFetch]
  *        your own CIMD allow-list, consulted before anything is announced
  * @param {(client: any) => boolean} [options.sectorIdentifierUriValidate]
@@ -48,6 +50,7 @@ function defaultLog(event) {
 export function oidcProviderAdapter(client, {
   deadlineMs = DEFAULT_DEADLINE_MS,
   log = defaultLog,
+  onFetch,
   allowFetch: userAllowFetch,
   sectorIdentifierUriValidate: userSectorValidate,
   otherFetch,
@@ -90,7 +93,9 @@ export function oidcProviderAdapter(client, {
     let claims;
     try {
       claims = await client.fetch(url, { kind, deadlineMs, signal: options.signal });
+      onFetch?.({ url, kind, outcome: claims.outcome });
     } catch (err) {
+      onFetch?.({ url, kind, outcome: err?.outcome, error: err?.name });
       log({
         event: 'portcullis_refusal',
         url,
