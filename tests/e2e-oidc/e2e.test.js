@@ -18,7 +18,7 @@ import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
 import { PortcullisClient, BlockedError, InvalidError } from '@portcullis/client';
 import { oidcProviderAdapter } from '@portcullis/client/oidc-provider';
 import Provider, { errors } from 'oidc-provider';
-import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { SignJWT, createRemoteJWKSet, exportJWK, generateKeyPair, jwtVerify } from 'jose';
 
 import { startLab } from '../../clients/node/test/lab.js';
 
@@ -40,6 +40,10 @@ function cimd(host, path, extra = {}) {
   });
 }
 
+// A private_key_jwt client: its public key is published at its jwks_uri on the lab origin.
+const clientKeys = await generateKeyPair('ES256');
+const clientJwk = { ...(await exportJWK(clientKeys.publicKey)), kid: 'pkjwt-1', alg: 'ES256', use: 'sig' };
+
 const SPEC = {
   names: {
     [GOOD]: ['127.0.0.2'],
@@ -50,6 +54,14 @@ const SPEC = {
     '/client.json': { headers: { 'cache-control': 'max-age=60' }, body: cimd(GOOD, '/client.json') },
     '/secret.json': { body: cimd(GOOD, '/secret.json', { token_endpoint_auth_method: 'client_secret_post', client_secret: 'shared-secret' }) },
     '/mismatch.json': { body: cimd(GOOD, '/someone-else.json') },
+    '/pkjwt.json': {
+      body: cimd(GOOD, '/pkjwt.json', {
+        token_endpoint_auth_method: 'private_key_jwt',
+        token_endpoint_auth_signing_alg: 'ES256',
+        jwks_uri: `https://${GOOD}:\${PORT}/jwks.json`,
+      }),
+    },
+    '/jwks.json': { headers: { 'cache-control': 'max-age=300' }, body: JSON.stringify({ keys: [clientJwk] }) },
   },
   callers: [{ name: 'oidc-provider', token: TOKEN }],
   counters: SEALED ? ['169.254.169.254', '10.0.0.5'] : [],
@@ -107,6 +119,7 @@ before(async () => {
   });
   provider.on('authorization.error', (ctx, err) => providerErrors.push(err));
   provider.on('server_error', (ctx, err) => providerErrors.push(err));
+  provider.on('grant.error', (ctx, err) => process.stderr.write(`grant.error: ${err.message} ${err.error_description} ${err.cause?.message ?? ''} ${err.cause?.error_description ?? ''} ${err.cause?.cause?.message ?? ''} ${err.cause?.cause?.cause?.message ?? ''}\n`));
   server.on('request', provider.callback());
 });
 
@@ -212,6 +225,31 @@ function mcpClientProvider(clientMetadataUrl) {
   };
 }
 
+/** Drives oidc-provider's devInteractions (login, consent) and returns the code. */
+async function loginAndConsent(authUrl) {
+  const b = browser();
+  let { at, res } = await b.follow(authUrl.href);
+  assert.equal(res.status, 200, `login page at ${at}: ${await res.clone().text()}`);
+  assert.match(at, /\/interaction\//u);
+  ({ at, res } = await b.follow(at, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ prompt: 'login', login: 'alice', password: 'any' }),
+  }));
+  if (!at.startsWith(CALLBACK)) {
+    assert.equal(res.status, 200, `consent page at ${at}`);
+    ({ at, res } = await b.follow(at, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ prompt: 'consent' }),
+    }));
+  }
+  assert.ok(at.startsWith(CALLBACK), `redirected back to the client: ${at}`);
+  const code = new URL(at).searchParams.get('code');
+  assert.ok(code, `an authorization code in ${at}`);
+  return code;
+}
+
 describe('MCP SDK login through oidc-provider with a CIMD client fetched via Portcullis', () => {
   test('authorization code + PKCE to a token', async () => {
     const clientId = lab.url(GOOD, '/client.json');
@@ -231,26 +269,7 @@ describe('MCP SDK login through oidc-provider with a CIMD client fetched via Por
     assert.equal(authUrl.searchParams.get('scope'), MCP_SCOPE);
     assert.equal(authUrl.searchParams.get('code_challenge_method'), 'S256');
 
-    const b = browser();
-    let { at, res } = await b.follow(authUrl.href);
-    assert.equal(res.status, 200, `login page at ${at}: ${await res.clone().text()}`);
-    assert.match(at, /\/interaction\//u);
-    ({ at, res } = await b.follow(at, {
-      method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ prompt: 'login', login: 'alice', password: 'any' }),
-    }));
-    if (!at.startsWith(CALLBACK)) {
-      assert.equal(res.status, 200, `consent page at ${at}`);
-      ({ at, res } = await b.follow(at, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ prompt: 'consent' }),
-      }));
-    }
-    assert.ok(at.startsWith(CALLBACK), `redirected back to the client: ${at}`);
-    const code = new URL(at).searchParams.get('code');
-    assert.ok(code, `an authorization code in ${at}`);
+    const code = await loginAndConsent(authUrl);
 
     assert.equal(await auth(mcp, { serverUrl: resource, authorizationCode: code }), 'AUTHORIZED');
     assert.ok(mcp.saved.tokens?.access_token, 'an access token');
@@ -271,7 +290,39 @@ describe('MCP SDK login through oidc-provider with a CIMD client fetched via Por
     // (Once per step of the login while the verdict carries no `cache` claim — the adapter
     // then answers `no-store` — and once per 60 s when it does: the origin says max-age=60.)
     assert.ok(fetches.length >= 1);
-    for (const f of fetches) assert.deepEqual(f, { url: clientId, kind: 'client_metadata', outcome: 'valid' });
+    for (const f of fetches) {
+      assert.deepEqual(f, { url: clientId, purpose: 'client_metadata', kind: 'client_metadata', outcome: 'valid' });
+    }
+  });
+});
+
+describe('a private_key_jwt CIMD client', () => {
+  test('its jwks_uri is fetched through Portcullis, and its client assertion verifies', async () => {
+    const clientId = lab.url(GOOD, '/pkjwt.json');
+    const mcp = mcpClientProvider(clientId);
+    mcp.addClientAuthentication = async (headers, params) => {
+      const assertion = await new SignJWT({})
+        .setProtectedHeader({ alg: 'ES256', kid: clientJwk.kid })
+        .setIssuer(clientId)
+        .setSubject(clientId)
+        .setAudience(issuer)
+        .setJti(crypto.randomUUID())
+        .setIssuedAt()
+        .setExpirationTime('60s')
+        .sign(clientKeys.privateKey);
+      params.set('client_id', clientId);
+      params.set('client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer');
+      params.set('client_assertion', assertion);
+    };
+    const seen = fetches.length;
+    assert.equal(await auth(mcp, { serverUrl: resource }), 'REDIRECT');
+    const code = await loginAndConsent(mcp.saved.authorizationUrl);
+    assert.equal(await auth(mcp, { serverUrl: resource, authorizationCode: code }), 'AUTHORIZED');
+    assert.ok(mcp.saved.tokens?.access_token);
+    const kinds = fetches.slice(seen).map((f) => `${f.purpose} ${new URL(f.url).pathname} ${f.outcome}`);
+    assert.ok(kinds.includes('client_metadata /pkjwt.json valid'), kinds.join('; '));
+    assert.ok(kinds.includes('jwks_uri /jwks.json valid'), kinds.join('; '));
+    assert.ok(kinds.every((k) => !k.startsWith('client_metadata /jwks.json')), kinds.join('; '));
   });
 });
 

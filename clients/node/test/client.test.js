@@ -250,7 +250,7 @@ describe('verification', () => {
 });
 
 describe('oidc-provider adapter', () => {
-  test('announced client_id is fetched as client_metadata, anything else GET as jwks', async () => {
+  test('announced client_id is fetched as client_metadata, anything else GET as a jwks_uri', async () => {
     const adapter = oidcProviderAdapter(client, { log: () => {} });
     const id = lab.url(HOST, '/client.json');
     assert.equal(await adapter.clientIdMetadataDocument.allowFetch({}, id), true);
@@ -259,11 +259,17 @@ describe('oidc-provider adapter', () => {
     assert.equal((await response.json()).client_id, id);
     assert.ok(response.headers.get('cache-control'));
     // The announcement is consumed: the same URL unannounced is a jwks_uri fetch.
-    assert.equal(adapter.classify(id, 'GET'), 'jwks');
+    assert.equal(adapter.classify(id, 'GET'), 'jwks_uri');
     assert.equal(adapter.classify(id, 'POST'), undefined);
     // redirect: 'manual' alone does not make a CIMD fetch.
     const jwks = await adapter.fetch(lab.url(HOST, '/jwks.json'), { method: 'GET', redirect: 'manual' });
-    assert.deepEqual((await jwks.json()).keys[0].kid, 'k1');
+    // The key material reaches oidc-provider (kind json; see KIND_FOR_PURPOSE).
+    assert.deepEqual((await jwks.json()).keys[0], JWK);
+    // Announced sector_identifier_uri.
+    const sector = lab.url(HOST, '/jwks.json');
+    assert.equal(adapter.sectorIdentifierUriValidate({ sectorIdentifierUri: sector }), true);
+    assert.equal(adapter.classify(sector, 'GET'), 'sector_identifier');
+    assert.equal(adapter.classify(sector, 'GET'), 'jwks_uri');
   });
 
   test('a refused fetch throws the typed error and logs the codes for the operator', async () => {
