@@ -119,7 +119,12 @@ before(async () => {
   });
   provider.on('authorization.error', (ctx, err) => providerErrors.push(err));
   provider.on('server_error', (ctx, err) => providerErrors.push(err));
-  provider.on('grant.error', (ctx, err) => process.stderr.write(`grant.error: ${err.message} ${err.error_description} ${err.cause?.message ?? ''} ${err.cause?.error_description ?? ''} ${err.cause?.cause?.message ?? ''} ${err.cause?.cause?.cause?.message ?? ''}\n`));
+  // Token endpoint failures with their cause chain, for diagnosis.
+  provider.on('grant.error', (ctx, err) => {
+    const chain = [];
+    for (let e = err; e && chain.length < 5; e = e.cause) chain.push(e.error_description ?? e.message);
+    process.stderr.write(`grant.error: ${chain.join(' <- ')}\n`);
+  });
   server.on('request', provider.callback());
 });
 
@@ -386,6 +391,8 @@ describe('hostile client_ids are refused, with codes for the operator', () => {
     if (SEALED) {
       // Positive control: one deliberate connection to each counter (inside the sealed
       // namespace these addresses are on `lo`), so "zero from Portcullis" means something.
+      // Outside a sealed namespace the lab refuses to open these counters (SealedNet), so
+      // startLab fails before this line could ever run.
       for (const host of ['169.254.169.254', '10.0.0.5']) {
         await new Promise((resolve, reject) => {
           const socket = connect({ host, port: lab.port }, () => {
