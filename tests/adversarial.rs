@@ -31,7 +31,6 @@ use portcullis::fetch::resolver::{HickoryResolver, Resolve};
 use portcullis::fetch::{FetchReport, FetchRequest, FetchStatus, Fetcher};
 use portcullis::judge::{self, JudgeRequest};
 use portcullis::kind::{Kind, Outcome};
-use portcullis::server::auth::token_sha256_hex;
 use portcullis::testing::dns::{DnsBehavior, DnsResponder};
 use portcullis::testing::origin::{Route, TestOrigin};
 use portcullis::testing::pki::{TestCa, Validity};
@@ -2221,7 +2220,7 @@ async fn start_api(lab: &SealedLab, tweak: impl FnOnce(&mut Config)) -> Api {
     .iter()
     .map(|(name, token)| CallerConfig {
         name: (*name).into(),
-        token_sha256: token_sha256_hex(token),
+        token_sha256: portcullis::config::TokenHash::of_token(token),
     })
     .collect();
     tweak(&mut config);
