@@ -86,8 +86,8 @@ impl Served {
     }
 
     async fn metric(&self, line_start: &str) -> Option<String> {
-        let text = String::from_utf8_lossy(&api::get(self.addr, "/metrics").await.body)
-            .into_owned();
+        let text =
+            String::from_utf8_lossy(&api::get(self.addr, "/metrics").await.body).into_owned();
         text.lines()
             .find(|l| l.starts_with(line_start))
             .map(str::to_owned)
@@ -151,7 +151,8 @@ fn key(dir: &Path, name: &str) -> (String, String) {
 }
 
 fn config_text(callers: &[(&str, &str)], signing: &str, rules: Option<&str>) -> String {
-    let mut text = String::from("[server]\nlisten = \"127.0.0.1:0\"\n\n[audit]\nenabled = false\n\n");
+    let mut text =
+        String::from("[server]\nlisten = \"127.0.0.1:0\"\n\n[audit]\nenabled = false\n\n");
     if let Some(rules) = rules {
         text.push_str(&format!("[rules]\nfiles = [{rules:?}]\n\n"));
     }
@@ -211,7 +212,10 @@ async fn sighup_reloads_callers_and_rotates_keys_in_two_phases() {
         Some(kid1.as_str())
     );
     let hash_after = served.metric("portcullis_config_info{").await.unwrap();
-    assert_ne!(hash_before, hash_after, "config hash metric follows the config");
+    assert_ne!(
+        hash_before, hash_after,
+        "config hash metric follows the config"
+    );
 
     // Phase 2: switch signing to the new key, keep publishing the old one; callers change.
     std::fs::write(
@@ -251,7 +255,11 @@ async fn sighup_reloads_callers_and_rotates_keys_in_two_phases() {
     .unwrap();
     served.reload_expecting("error", 1).await;
     assert!(served.alive(), "a bad reload must not stop the service");
-    assert_eq!(served.fetch("token-b").await.0, 200, "old config still serves");
+    assert_eq!(
+        served.fetch("token-b").await.0,
+        200,
+        "old config still serves"
+    );
     assert_eq!(served.fetch("token-c").await.0, 401);
     assert_eq!(
         served.metric("portcullis_config_info{").await.unwrap(),
@@ -299,11 +307,7 @@ async fn without_a_key_file_a_reload_keeps_the_ephemeral_key() {
     let (status, _, aud) = served.fetch("ignored").await;
     assert_eq!(status, 200);
     assert_eq!(aud.as_deref(), Some("anonymous"));
-    std::fs::write(
-        &config,
-        config_text(&[], "issuer = \"portcullis-2\"", None),
-    )
-    .unwrap();
+    std::fs::write(&config, config_text(&[], "issuer = \"portcullis-2\"", None)).unwrap();
     served.reload_expecting("ok", 1).await;
     assert_eq!(served.kids().await, before);
 }
