@@ -200,12 +200,28 @@ impl RulesFile {
 
     /// The rules embedded in the binary, for code that has no error path (tests, fuzzing,
     /// the demo). A parse failure is a build defect caught by this module's tests, and the
-    /// service itself checks [`RulesFile::embedded`] first; so this fails loudly (panics)
-    /// rather than ever degrading to floor-only rules.
+    /// service itself checks [`RulesFile::embedded`] first and refuses to start; should it
+    /// still happen here, the result blocks every address (fail closed), never floor-only.
     pub fn embedded_default() -> RulesFile {
-        match RulesFile::embedded() {
-            Ok(file) => file,
-            Err(e) => panic!("the embedded rules do not parse (build defect): {e}"),
+        RulesFile::embedded().unwrap_or_else(|e| RulesFile::block_everything(&e.to_string()))
+    }
+
+    /// A layer that blocks all of IPv4 and IPv6: the only safe stand-in for rules that
+    /// could not be read.
+    fn block_everything(why: &str) -> RulesFile {
+        let all = |net: &str| RangeRule {
+            net: net.parse().unwrap_or(IpNet::V4(ipnet::Ipv4Net::default())),
+            action: Action::Block,
+            reason: Some(Reason::OperatorRule),
+            source: Some("portcullis: embedded rules failed to parse".into()),
+            note: Some(why.to_owned()),
+        };
+        RulesFile {
+            origin: "embedded default (failed to parse: blocking everything)".into(),
+            ranges: vec![all("0.0.0.0/0"), all("::/0")],
+            hosts: HostRulesFile::default(),
+            ports: None,
+            schemes: None,
         }
     }
 
@@ -459,6 +475,14 @@ mod tests {
         assert!(warnings[0].contains("169.254.169.254/32"), "{warnings:?}");
         assert!(warnings[0].contains("cloud_metadata"), "{warnings:?}");
         assert!(shadowed_allows(&[RulesFile::embedded_default()]).is_empty());
+    }
+
+    #[test]
+    fn the_stand_in_for_broken_rules_blocks_everything() {
+        let f = RulesFile::block_everything("test");
+        let nets: Vec<String> = f.ranges().iter().map(|r| r.net.to_string()).collect();
+        assert_eq!(nets, ["0.0.0.0/0", "::/0"]);
+        assert!(f.ranges().iter().all(|r| r.action == Action::Block));
     }
 
     #[test]
