@@ -31,12 +31,15 @@ pub enum StartError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// The config file is not valid (names the file; the error names the line or key).
-    #[error("config file {path}: {source}")]
+    #[error("config file {path}{}: {source}", line.map(|l| format!(" line {l}")).unwrap_or_default())]
     ConfigFile {
         /// The file.
         path: String,
+        /// The line of the offending key, for checks made after parsing (TOML syntax and
+        /// type errors carry their own line in `source`).
+        line: Option<usize>,
         /// What is wrong.
-        source: ConfigError,
+        source: Box<ConfigError>,
     },
     /// A rules file could not be read.
     #[error("cannot read rules file {path}: {why}")]
@@ -80,10 +83,32 @@ pub fn load_config(path: Option<&Path>) -> Result<Config, StartError> {
         path: path.display().to_string(),
         why: e.to_string(),
     })?;
-    Config::from_toml_str(&text).map_err(|source| StartError::ConfigFile {
+    Config::from_toml_str(&text).map_err(|source| config_file_error(path, &text, source))
+}
+
+/// Wraps a config error with the file and, for range checks, the line of the key.
+fn config_file_error(path: &Path, text: &str, source: ConfigError) -> StartError {
+    let line = match &source {
+        ConfigError::Range { key, .. } => key_line(text, key),
+        _ => None,
+    };
+    StartError::ConfigFile {
         path: path.display().to_string(),
-        source,
-    })
+        line,
+        source: Box::new(source),
+    }
+}
+
+/// 1-based line where the last segment of a dotted key is assigned, if it is.
+fn key_line(text: &str, dotted: &str) -> Option<usize> {
+    let name = dotted.rsplit('.').next()?;
+    text.lines()
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix(name)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
 }
 
 /// The embedded rules then every configured rules file, each parsed and checked. The
@@ -299,10 +324,7 @@ pub fn load(
                 why: e.to_string(),
             })?;
             hasher.update(text.as_bytes());
-            Config::from_toml_str(&text).map_err(|source| StartError::ConfigFile {
-                path: path.display().to_string(),
-                source,
-            })?
+            Config::from_toml_str(&text).map_err(|source| config_file_error(path, &text, source))?
         }
     };
     crate::server::check_listen(&config.server)?;
@@ -533,5 +555,19 @@ impl Reloader {
             *kept = Some(key.clone());
         }
         Ok(loaded)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn range_errors_name_the_file_and_line() {
+        let text = "[limits]\nmax_redirects = 2\ntotal_timeout_ms = 0\n";
+        let err = Config::from_toml_str(text).unwrap_err();
+        let e = config_file_error(Path::new("/etc/p.toml"), text, err).to_string();
+        assert!(e.starts_with("config file /etc/p.toml line 3: "), "{e}");
+        assert!(e.contains("limits.total_timeout_ms"), "{e}");
     }
 }
