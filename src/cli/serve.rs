@@ -13,13 +13,18 @@ use super::{EXIT_OK, usage_error};
 /// Environment variable that picks the log format when `--log-format` is not given.
 pub const LOG_FORMAT_ENV: &str = "PORTCULLIS_LOG_FORMAT";
 
-/// The flag wins, then the environment, then `[log] format`.
-fn log_format(flag: Option<LogFormat>, config: LogFormat) -> Result<LogFormat, String> {
+/// The flag wins, then the environment (`env`, the value of [`LOG_FORMAT_ENV`]), then
+/// `[log] format`.
+fn log_format(
+    flag: Option<LogFormat>,
+    env: Option<String>,
+    config: LogFormat,
+) -> Result<LogFormat, String> {
     if let Some(format) = flag {
         return Ok(format);
     }
-    match std::env::var(LOG_FORMAT_ENV) {
-        Ok(value) if !value.is_empty() => {
+    match env {
+        Some(value) if !value.is_empty() => {
             value.parse().map_err(|e| format!("{LOG_FORMAT_ENV}: {e}"))
         }
         _ => Ok(config),
@@ -116,7 +121,8 @@ pub async fn run(config_path: Option<&Path>, log_flag: Option<LogFormat>) -> u8 
         Ok(loaded) => loaded,
         Err(e) => return usage_error(e),
     };
-    match log_format(log_flag, loaded.config.log.format) {
+    let env = std::env::var(LOG_FORMAT_ENV).ok();
+    match log_format(log_flag, env, loaded.config.log.format) {
         Ok(format) => init_logging(format),
         Err(e) => return usage_error(e),
     }
@@ -151,4 +157,25 @@ pub async fn run(config_path: Option<&Path>, log_flag: Option<LogFormat>) -> u8 
     server::serve(app, listeners, server::shutdown_signal()).await;
     reloads.abort();
     EXIT_OK
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_format_precedence_is_flag_env_config() {
+        let json = Some("json".to_owned());
+        assert_eq!(
+            log_format(Some(LogFormat::Text), json.clone(), LogFormat::Json),
+            Ok(LogFormat::Text)
+        );
+        assert_eq!(log_format(None, json, LogFormat::Text), Ok(LogFormat::Json));
+        assert_eq!(
+            log_format(None, Some(String::new()), LogFormat::Json),
+            Ok(LogFormat::Json)
+        );
+        assert_eq!(log_format(None, None, LogFormat::Text), Ok(LogFormat::Text));
+        assert!(log_format(None, Some("xml".into()), LogFormat::Text).is_err());
+    }
 }
