@@ -507,7 +507,9 @@ fn operations_doc_lists_exactly_the_exported_metrics() {
 #[test]
 fn alerts_and_dashboard_reference_only_exported_metrics() {
     let telemetry = Telemetry::new(None, "test").unwrap();
-    let exported = exported(&telemetry.render());
+    let config = portcullis::server::reload::ConfigMetrics::new().unwrap();
+    config.set_hash("test");
+    let exported = exported(&(telemetry.render() + &config.render()));
     let files = [
         (
             "alerts.yml",
