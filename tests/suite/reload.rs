@@ -311,3 +311,54 @@ async fn without_a_key_file_a_reload_keeps_the_ephemeral_key() {
     served.reload_expecting("ok", 1).await;
     assert_eq!(served.kids().await, before);
 }
+
+/// In process, nothing bound: a reload that would leave a non-loopback listener without
+/// callers is refused and the running callers stay (the check runs against the address the
+/// service was started on, since `listen` is not reloadable).
+#[tokio::test]
+async fn reload_refuses_to_open_a_public_listener() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("portcullis.toml");
+    let with_caller = "[server]\nlisten = \"0.0.0.0:8787\"\n[audit]\nenabled = false\n[[server.callers]]\nname = \"as-1\"\ntoken_sha256 = \"".to_owned()
+        + &TokenHash::of_token("t").to_hex()
+        + "\"\n";
+    std::fs::write(&config, &with_caller).unwrap();
+    let loaded = portcullis::assemble::load(Some(&config), None).unwrap();
+    let telemetry = Arc::new(portcullis::telemetry::Telemetry::new(None, "test").unwrap());
+    let service =
+        portcullis::assemble::build_loaded_service(&loaded, &[], telemetry.clone()).unwrap();
+    let app = Arc::new(portcullis::server::App::new(
+        service,
+        loaded.config.server.clone(),
+    ));
+    let reloader = portcullis::assemble::Reloader::new(&loaded, vec![], telemetry, app.clone());
+
+    // Same listen address, no callers: refused. A loopback listen in the new file does not
+    // help: the bound address is what counts.
+    for text in [
+        "[server]\nlisten = \"0.0.0.0:8787\"\n[audit]\nenabled = false\n",
+        "[server]\nlisten = \"127.0.0.1:8787\"\n[audit]\nenabled = false\n",
+    ] {
+        std::fs::write(&config, text).unwrap();
+        let err = reloader.reload().err().expect("reload must be refused");
+        assert!(err.to_string().contains("server.callers"), "{err}");
+        assert_eq!(app.runtime().callers.count(), 1);
+    }
+    let metrics = app.config_metrics().unwrap().render();
+    assert!(
+        metrics.contains(r#"portcullis_config_reload_total{result="error"} 2"#),
+        "{metrics}"
+    );
+
+    // Back to a valid file: accepted, with a warning that `listen` did not change.
+    std::fs::write(&config, with_caller.replace("0.0.0.0:8787", "0.0.0.0:9999")).unwrap();
+    let loaded = reloader.reload().unwrap();
+    assert!(
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.contains("server.listen") && w.contains("not reloadable")),
+        "{:?}",
+        loaded.warnings
+    );
+}
