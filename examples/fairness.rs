@@ -26,7 +26,6 @@ use portcullis::assemble;
 use portcullis::config::{CallerConfig, Config};
 use portcullis::fetch::resolver::{HickoryResolver, Resolve};
 use portcullis::policy::{Policy, PolicyOptions, RulesFile};
-use portcullis::server::auth::token_sha256_hex;
 use portcullis::server::{self, App, Listeners};
 use portcullis::testing::dns::{DnsBehavior, DnsResponder};
 use portcullis::testing::origin::{Route, TestOrigin};
@@ -123,11 +122,11 @@ async fn main() {
     config.server.callers = vec![
         CallerConfig {
             name: "as-a".into(),
-            token_sha256: token_sha256_hex(TOKEN_A),
+            token_sha256: portcullis::config::TokenHash::of_token(TOKEN_A),
         },
         CallerConfig {
             name: "as-b".into(),
-            token_sha256: token_sha256_hex(TOKEN_B),
+            token_sha256: portcullis::config::TokenHash::of_token(TOKEN_B),
         },
     ];
     let rules = format!(

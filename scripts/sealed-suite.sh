@@ -53,7 +53,7 @@ PORTCULLIS_SEALED=1 PORTCULLIS_SEALED_SUMMARY="$summary" SEALED_BIN="$bin" \
     echo "isolated: interfaces [lo], addresses:"
     ip -o addr show dev lo | awk "{print \"  \" \$4}"
 
-    exec "$SEALED_BIN" --test-threads=2 --nocapture
+    exec "$SEALED_BIN" --include-ignored --test-threads=2 --nocapture
   '
 echo "== sealed suite: passed"
 cat "$summary"

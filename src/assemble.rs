@@ -14,6 +14,12 @@ use crate::fetch::tls::{self, TlsSetupError};
 use crate::fetch::{FetchLimits, Fetcher, self_addrs};
 use crate::policy::{Policy, PolicyOptions, RulesError, RulesFile};
 
+mod loaded;
+mod reloader;
+
+pub use loaded::{Loaded, build_loaded_service, key_list, load};
+pub use reloader::Reloader;
+
 /// Why the service (or a command) could not start. Each variant is a usage/config error
 /// (CLI exit code 2), never a verdict.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +36,17 @@ pub enum StartError {
     /// The config is not valid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The config file is not valid (names the file; the error names the line or key).
+    #[error("config file {path}{}: {source}", line.map(|l| format!(" line {l}")).unwrap_or_default())]
+    ConfigFile {
+        /// The file.
+        path: String,
+        /// The line of the offending key, for checks made after parsing (TOML syntax and
+        /// type errors carry their own line in `source`).
+        line: Option<usize>,
+        /// What is wrong.
+        source: Box<ConfigError>,
+    },
     /// A rules file could not be read.
     #[error("cannot read rules file {path}: {why}")]
     RulesRead {
@@ -72,13 +89,38 @@ pub fn load_config(path: Option<&Path>) -> Result<Config, StartError> {
         path: path.display().to_string(),
         why: e.to_string(),
     })?;
-    Ok(Config::from_toml_str(&text)?)
+    Config::from_toml_str(&text).map_err(|source| config_file_error(path, &text, source))
 }
 
-/// The embedded default rules plus every configured file, in order, plus the host's own
-/// addresses and any extra self addresses (the service's listen address).
-pub fn build_policy(config: &Config, extra_self: &[IpAddr]) -> Result<Policy, StartError> {
-    let mut layers = vec![RulesFile::embedded_default()];
+/// Wraps a config error with the file and, for range checks, the line of the key.
+pub(crate) fn config_file_error(path: &Path, text: &str, source: ConfigError) -> StartError {
+    let line = match &source {
+        ConfigError::Range { key, .. } => key_line(text, key),
+        _ => None,
+    };
+    StartError::ConfigFile {
+        path: path.display().to_string(),
+        line,
+        source: Box::new(source),
+    }
+}
+
+/// 1-based line where the last segment of a dotted key is assigned, if it is.
+fn key_line(text: &str, dotted: &str) -> Option<usize> {
+    let name = dotted.rsplit('.').next()?;
+    text.lines()
+        .position(|l| {
+            l.trim_start()
+                .strip_prefix(name)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map(|i| i + 1)
+}
+
+/// The embedded rules then every configured rules file, each parsed and checked. The
+/// embedded rules must parse: there is no floor-only fallback.
+pub fn read_layers(config: &Config) -> Result<Vec<RulesFile>, StartError> {
+    let mut layers = vec![RulesFile::embedded()?];
     for path in &config.rules.files {
         let text = std::fs::read_to_string(path).map_err(|e| StartError::RulesRead {
             path: path.display().to_string(),
@@ -86,6 +128,15 @@ pub fn build_policy(config: &Config, extra_self: &[IpAddr]) -> Result<Policy, St
         })?;
         layers.push(RulesFile::parse(&text, &path.display().to_string())?);
     }
+    Ok(layers)
+}
+
+/// A policy from already-read layers, plus the host's own addresses and `extra_self`.
+pub fn policy_from_layers(
+    config: &Config,
+    layers: Vec<RulesFile>,
+    extra_self: &[IpAddr],
+) -> Result<Policy, StartError> {
     let options = PolicyOptions {
         allow_nat64: config.rules.allow_nat64,
         max_url_bytes: config.limits.max_url_bytes,
@@ -93,6 +144,12 @@ pub fn build_policy(config: &Config, extra_self: &[IpAddr]) -> Result<Policy, St
     let mut own = self_addrs::interface_addresses();
     own.extend_from_slice(extra_self);
     Ok(Policy::new(layers, options)?.with_self_addresses(own))
+}
+
+/// The embedded default rules plus every configured file, in order, plus the host's own
+/// addresses and any extra self addresses (the service's listen address).
+pub fn build_policy(config: &Config, extra_self: &[IpAddr]) -> Result<Policy, StartError> {
+    policy_from_layers(config, read_layers(config)?, extra_self)
 }
 
 /// Builds the fetcher with the production resolver from config.
@@ -124,6 +181,16 @@ pub fn build_fetcher_with(
 pub fn load_keys(
     config: &crate::config::SigningConfig,
 ) -> Result<(crate::verdict::KeyRing, u64, bool), StartError> {
+    load_keys_keeping(config, None)
+}
+
+/// [`load_keys`], but with no key file the given ephemeral key is kept instead of a new one
+/// made: a reload must not silently replace the key verdicts were signed with. Keys in
+/// `next_key_files` are published (after previous keys) but do not sign.
+pub fn load_keys_keeping(
+    config: &crate::config::SigningConfig,
+    ephemeral: Option<&crate::verdict::SigningKey>,
+) -> Result<(crate::verdict::KeyRing, u64, bool), StartError> {
     use crate::verdict::{KeyRing, SigningKey, load_key_file};
     let now = std::time::SystemTime::now();
     let unix = |t: std::time::SystemTime| {
@@ -145,7 +212,11 @@ pub fn load_keys(
         None => Ok(key),
     };
     let mut previous = Vec::new();
-    for path in &config.previous_key_files {
+    for path in config
+        .previous_key_files
+        .iter()
+        .chain(&config.next_key_files)
+    {
         let key = load_key_file(path).map_err(|e| key_err(path, e))?;
         let key = match named(key.clone(), config.alg) {
             Ok(k) => k,
@@ -165,16 +236,18 @@ pub fn load_keys(
             Ok((KeyRing::new(current, previous), created, false))
         }
         None => {
-            let current = SigningKey::generate(
-                config.alg.unwrap_or(crate::config::DEFAULT_SIGNING_ALG),
-                &mut rand::rngs::OsRng,
-            );
+            let alg = config.alg.unwrap_or(crate::config::DEFAULT_SIGNING_ALG);
+            let current = match ephemeral {
+                Some(key) if key.alg() == alg => key.clone(),
+                _ => SigningKey::generate(alg, &mut rand::rngs::OsRng),
+            };
             Ok((KeyRing::new(current, previous), unix(now), true))
         }
     }
 }
 
-/// Build identifier for `portcullis_build_info` (set `PORTCULLIS_COMMIT` at build time).
+/// Build identifier for `portcullis_build_info` and `--version`: `build.rs` sets
+/// `PORTCULLIS_COMMIT` from git (or from the environment, for builds outside a checkout).
 pub const BUILD_COMMIT: &str = match option_env!("PORTCULLIS_COMMIT") {
     Some(commit) => commit,
     None => "unknown",
@@ -233,4 +306,18 @@ pub fn load_fetcher(path: Option<&Path>) -> Result<(Config, Fetcher), StartError
     let policy = build_policy(&config, &[])?;
     let fetcher = build_fetcher(&config, policy)?;
     Ok((config, fetcher))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn range_errors_name_the_file_and_line() {
+        let text = "[limits]\nmax_redirects = 2\ntotal_timeout_ms = 0\n";
+        let err = Config::from_toml_str(text).unwrap_err();
+        let e = config_file_error(Path::new("/etc/p.toml"), text, err).to_string();
+        assert!(e.starts_with("config file /etc/p.toml line 3: "), "{e}");
+        assert!(e.contains("limits.total_timeout_ms"), "{e}");
+    }
 }

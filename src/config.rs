@@ -103,6 +103,10 @@ pub const DEFAULT_RATE_PER_CALLER_HOST_BURST: u32 = 60;
 /// `iss` of every verdict.
 pub const DEFAULT_ISSUER: &str = "portcullis";
 
+/// Service log format when neither `--log-format` nor `PORTCULLIS_LOG_FORMAT` is given:
+/// text reads well on a terminal; log shippers set `json`.
+pub const DEFAULT_LOG_FORMAT: LogFormat = LogFormat::Text;
+
 /// Why a configuration could not be used.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -116,6 +120,16 @@ pub enum ConfigError {
         /// The dotted key.
         key: &'static str,
         /// What is wrong with it.
+        why: &'static str,
+    },
+    /// A caller entry is unusable (empty or duplicate name, token hash shared with another).
+    #[error("caller {name:?} (server.callers[{index}]): {why}")]
+    Caller {
+        /// Position in `[[server.callers]]`.
+        index: usize,
+        /// The caller's name as written.
+        name: String,
+        /// What is wrong.
         why: &'static str,
     },
 }
@@ -144,6 +158,46 @@ pub struct Config {
     pub documents: DocumentsConfig,
     /// Audit log.
     pub audit: AuditConfig,
+    /// Service (diagnostic) log.
+    pub log: LogConfig,
+}
+
+/// Format of the service's own log lines (not the audit log, which is always JSON).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line (`tracing-subscriber` JSON), for log shippers.
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+    fn from_str(text: &str) -> Result<LogFormat, String> {
+        match text.to_ascii_lowercase().as_str() {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(format!("log format {text:?} is not text or json")),
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` or `json`; `--log-format` and `PORTCULLIS_LOG_FORMAT` override it.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: DEFAULT_LOG_FORMAT,
+        }
+    }
 }
 
 /// `[audit]`
@@ -169,7 +223,9 @@ impl Default for AuditConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
-    /// TCP address of the API.
+    /// TCP address of the API: an IP literal and port (host names are not resolved, so the
+    /// bound address is exactly the one written; `localhost:8788` is refused with a hint).
+    #[serde(deserialize_with = "listen_addr")]
     pub listen: SocketAddr,
     /// Also (or only, with `listen_tcp = false`) listen on this Unix socket.
     pub unix_socket: Option<PathBuf>,
@@ -206,14 +262,112 @@ fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8787))
 }
 
+fn listen_addr<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    let text = String::deserialize(d)?;
+    text.parse::<SocketAddr>().map_err(|_| {
+        let hint = match text.rsplit_once(':') {
+            Some((host, port)) if port.parse::<u16>().is_ok() && host.eq_ignore_ascii_case("localhost") => {
+                format!(" (did you mean \"127.0.0.1:{port}\"?)")
+            }
+            _ => String::new(),
+        };
+        serde::de::Error::custom(format!(
+            "listen = {text:?} is not an IP address and port: use an IP literal such as \"127.0.0.1:8787\" or \"[::1]:8787\"; host names are not resolved{hint}"
+        ))
+    })
+}
+
+/// SHA-256 of a caller's bearer token, decoded once at load. Only this hash is configured, so
+/// a leaked config file does not leak tokens; holding bytes (not hex text) means a malformed
+/// hash can never reach the authenticator, where it would be silently unusable.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenHash([u8; 32]);
+
+impl TokenHash {
+    /// The hash of `token`: what `portcullis token` prints and the server compares.
+    pub fn of_token(token: &str) -> TokenHash {
+        use sha2::Digest;
+        TokenHash(sha2::Sha256::digest(token.as_bytes()).into())
+    }
+
+    /// The 32 bytes.
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Lower-case hex, as written in `token_sha256`.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl std::fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TokenHash({})", self.to_hex())
+    }
+}
+
+impl std::fmt::Display for TokenHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl std::str::FromStr for TokenHash {
+    type Err = String;
+    /// 64 hex digits, either case (`sha256sum` prints lower case, other tools upper case).
+    fn from_str(text: &str) -> Result<TokenHash, String> {
+        let text = text.trim();
+        if text.len() != 64 {
+            return Err(format!(
+                "token_sha256 must be 64 hex digits (the SHA-256 of the token), got {} characters",
+                text.chars().count()
+            ));
+        }
+        if let Some(bad) = text.bytes().position(|b| !b.is_ascii_hexdigit()) {
+            return Err(format!(
+                "token_sha256 must be 64 hex digits (the SHA-256 of the token); character {} is not hex",
+                bad + 1
+            ));
+        }
+        let mut out = [0u8; 32];
+        for (i, pair) in text.as_bytes().chunks(2).enumerate() {
+            let digit = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
+            out[i] = digit(pair[0]) * 16 + digit(pair[1]);
+        }
+        Ok(TokenHash(out))
+    }
+}
+
 /// One authenticated caller. Only the SHA-256 of its token is stored.
 #[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "RawCaller")]
 pub struct CallerConfig {
     /// Name used as the verdict `aud` and in audit records.
     pub name: String,
-    /// Lower-case hex SHA-256 of the bearer token.
-    pub token_sha256: String,
+    /// SHA-256 of the bearer token (hex in the file, either case).
+    pub token_sha256: TokenHash,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCaller {
+    name: String,
+    token_sha256: String,
+}
+
+impl TryFrom<RawCaller> for CallerConfig {
+    type Error = String;
+    fn try_from(raw: RawCaller) -> Result<CallerConfig, String> {
+        let token_sha256 = raw
+            .token_sha256
+            .parse()
+            .map_err(|why| format!("caller {:?}: {why}", raw.name))?;
+        Ok(CallerConfig {
+            name: raw.name,
+            token_sha256,
+        })
+    }
 }
 
 /// `[resolver]`
@@ -479,6 +633,9 @@ pub struct SigningConfig {
     /// ephemeral key is of this algorithm and key files must fit it (`Ed25519` and `EdDSA`
     /// both fit an Ed25519 key: they only change the published name).
     pub alg: Option<SigningAlg>,
+    /// Keys published ahead of use (phase one of a rotation): every replica publishes the
+    /// next key before any replica signs with it, so no verifier sees an unknown `kid`.
+    pub next_key_files: Vec<PathBuf>,
     /// `iss` claim.
     pub issuer: String,
 }
@@ -489,6 +646,7 @@ impl Default for SigningConfig {
             key_file: None,
             previous_key_files: Vec::new(),
             alg: None,
+            next_key_files: Vec::new(),
             issuer: DEFAULT_ISSUER.to_owned(),
         }
     }
@@ -570,23 +728,31 @@ impl Config {
                 why: "rates must be greater than zero",
             });
         }
-        for caller in &self.server.callers {
-            let hex_ok = caller.token_sha256.len() == 64
-                && caller
-                    .token_sha256
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-            if !hex_ok {
-                return Err(ConfigError::Range {
-                    key: "server.callers.token_sha256",
-                    why: "must be 64 lower-case hex digits",
-                });
+        self.check_callers()?;
+        Ok(())
+    }
+
+    /// Callers built in code skip the parser, so this runs on every config: names must be
+    /// non-empty and unique (they become `aud`), and no two callers may share a token.
+    pub fn check_callers(&self) -> Result<(), ConfigError> {
+        let callers = &self.server.callers;
+        for (index, caller) in callers.iter().enumerate() {
+            let bad = |why| ConfigError::Caller {
+                index,
+                name: caller.name.clone(),
+                why,
+            };
+            if caller.name.trim().is_empty() {
+                return Err(bad("name must not be empty"));
             }
-            if caller.name.is_empty() {
-                return Err(ConfigError::Range {
-                    key: "server.callers.name",
-                    why: "must not be empty",
-                });
+            if callers[..index].iter().any(|c| c.name == caller.name) {
+                return Err(bad("name is used by an earlier caller"));
+            }
+            if callers[..index]
+                .iter()
+                .any(|c| c.token_sha256 == caller.token_sha256)
+            {
+                return Err(bad("token_sha256 is the same as an earlier caller's"));
             }
         }
         Ok(())
@@ -663,9 +829,16 @@ mod tests {
     }
 
     #[test]
-    fn caller_token_hash_must_be_hex() {
-        let text = "[[server.callers]]\nname = \"as\"\ntoken_sha256 = \"XYZ\"\n";
-        assert!(Config::from_toml_str(text).is_err());
+    fn caller_token_hash_must_be_hex_and_errors_name_the_caller_and_line() {
+        let text = "[server]\n[[server.callers]]\nname = \"as\"\ntoken_sha256 = \"XYZ\"\n";
+        let err = Config::from_toml_str(text).unwrap_err().to_string();
+        assert!(err.contains("caller \"as\""), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+        assert!(err.contains("64 hex digits"), "{err}");
+        let bad_digit = format!("{}g", "a".repeat(63));
+        let text = format!("[[server.callers]]\nname = \"as\"\ntoken_sha256 = \"{bad_digit}\"\n");
+        let err = Config::from_toml_str(&text).unwrap_err().to_string();
+        assert!(err.contains("character 64 is not hex"), "{err}");
         let good = format!(
             "[[server.callers]]\nname = \"as\"\ntoken_sha256 = \"{}\"\n",
             "a".repeat(64)
@@ -674,5 +847,51 @@ mod tests {
             Config::from_toml_str(&good).unwrap().server.callers.len(),
             1
         );
+    }
+
+    #[test]
+    fn upper_case_hash_is_the_same_hash() {
+        let lower = TokenHash::of_token("abc").to_hex();
+        assert_eq!(
+            lower,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        let upper: TokenHash = lower.to_ascii_uppercase().parse().unwrap();
+        assert_eq!(upper, TokenHash::of_token("abc"));
+    }
+
+    #[test]
+    fn duplicate_callers_are_errors_that_name_the_caller() {
+        let hash = TokenHash::of_token("t").to_hex();
+        let other = TokenHash::of_token("u").to_hex();
+        let text = format!(
+            "[[server.callers]]\nname = \"a\"\ntoken_sha256 = \"{hash}\"\n[[server.callers]]\nname = \"b\"\ntoken_sha256 = \"{hash}\"\n"
+        );
+        let err = Config::from_toml_str(&text).unwrap_err().to_string();
+        assert!(err.contains("caller \"b\" (server.callers[1])"), "{err}");
+        let text = format!(
+            "[[server.callers]]\nname = \"a\"\ntoken_sha256 = \"{hash}\"\n[[server.callers]]\nname = \"a\"\ntoken_sha256 = \"{other}\"\n"
+        );
+        assert!(Config::from_toml_str(&text).is_err());
+    }
+
+    #[test]
+    fn listen_needs_an_ip_literal_and_says_so() {
+        let err = Config::from_toml_str("[server]\nlisten = \"localhost:8788\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("IP literal"), "{err}");
+        assert!(err.contains("127.0.0.1:8788"), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+        let ok = Config::from_toml_str("[server]\nlisten = \"[::1]:8788\"\n").unwrap();
+        assert_eq!(ok.server.listen.port(), 8788);
+    }
+
+    #[test]
+    fn log_format_parses() {
+        let c = Config::from_toml_str("[log]\nformat = \"json\"\n").unwrap();
+        assert_eq!(c.log.format, LogFormat::Json);
+        assert!(Config::from_toml_str("[log]\nformat = \"xml\"\n").is_err());
+        assert_eq!("JSON".parse::<LogFormat>(), Ok(LogFormat::Json));
     }
 }

@@ -40,6 +40,14 @@ pub async fn run(
     config: Option<&Path>,
     json: bool,
 ) -> u8 {
+    if let Err(e) = url::Url::parse(url) {
+        let hint = if e == url::ParseError::RelativeUrlWithoutBase {
+            format!(" (did you mean https://{url}/ ?)")
+        } else {
+            String::new()
+        };
+        return usage_error(format!("check takes a URL; {url:?} is not one: {e}{hint}"));
+    }
     let expect = match parse_expect(expect) {
         Ok(e) => e,
         Err(e) => return usage_error(e),

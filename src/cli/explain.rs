@@ -1,11 +1,13 @@
 //! `portcullis explain`: the URL, host and address rules applied to one target, with the
-//! reason for every decision, without fetching anything.
+//! reason for every decision, without fetching anything. DNS is used only with `--resolve`,
+//! and what DNS said (`dns`) is kept apart from what the rules decided (`decision`).
 
 use std::net::IpAddr;
 use std::path::Path;
 
 use portcullis::assemble;
 use portcullis::fetch::AddressTrace;
+use portcullis::kind::Outcome;
 use portcullis::policy::{AddrDecision, Decision, TargetHost};
 use portcullis::problem::Problem;
 use serde_json::json;
@@ -37,13 +39,14 @@ fn looks_like_url(target: &str) -> bool {
     is_scheme && !rest.chars().next().is_some_and(|c| c.is_ascii_digit()) && !scheme.contains('.')
 }
 
-pub async fn run(target: &str, config: Option<&Path>, json: bool) -> u8 {
+pub async fn run(target: &str, config: Option<&Path>, resolve: bool, json: bool) -> u8 {
     let (_config, fetcher) = match assemble::load_fetcher(config) {
         Ok(loaded) => loaded,
         Err(e) => return usage_error(e),
     };
     let policy = fetcher.policy().clone();
-    let mut problems: Vec<Problem> = Vec::new();
+    // What the rules decide from the text alone (URL, host and literal-address rules).
+    let mut rule_problems: Vec<Problem> = Vec::new();
     let mut decisions: Vec<AddrDecision> = Vec::new();
 
     let literal = target
@@ -51,7 +54,7 @@ pub async fn run(target: &str, config: Option<&Path>, json: bool) -> u8 {
         .trim_end_matches(']')
         .parse::<IpAddr>()
         .ok();
-    let host_to_resolve = if let Some(ip) = literal {
+    let host_name = if let Some(ip) = literal {
         decisions.push(policy.classify(ip));
         None
     } else {
@@ -64,7 +67,7 @@ pub async fn run(target: &str, config: Option<&Path>, json: bool) -> u8 {
         };
         match policy.check_url(&url) {
             Err(p) => {
-                problems.extend(p);
+                rule_problems.extend(p);
                 None
             }
             Ok(safe) => match safe.host() {
@@ -76,28 +79,48 @@ pub async fn run(target: &str, config: Option<&Path>, json: bool) -> u8 {
             },
         }
     };
-    if let Some(host) = host_to_resolve {
-        match fetcher.resolve_checked(&host).await {
-            Err(problem) => problems.push(problem),
-            Ok((all, outcome)) => {
-                decisions = all;
-                if let Err(p) = outcome {
-                    problems.extend(p);
+    // What DNS said, only when asked: `explain` promises not to touch the network.
+    let mut dns_problems: Vec<Problem> = Vec::new();
+    let dns = match (&host_name, resolve) {
+        (Some(host), true) => {
+            match fetcher.resolve_checked(host).await {
+                Err(problem) => dns_problems.push(problem),
+                Ok((all, outcome)) => {
+                    decisions = all;
+                    if let Err(p) = outcome {
+                        rule_problems.extend(p);
+                    }
                 }
             }
+            json!({"resolved": dns_problems.is_empty(), "problems": dns_problems})
         }
-    }
+        (Some(_), false) => {
+            json!({"resolved": false, "skipped": "not resolved; pass --resolve to judge the addresses DNS returns"})
+        }
+        (None, _) => serde_json::Value::Null,
+    };
     for d in &decisions {
         if let Decision::Block(reason) = d.decision
-            && !problems.iter().any(|p| p.code == reason.code())
+            && !rule_problems.iter().any(|p| p.code == reason.code())
         {
-            problems.push(Problem::error(
+            rule_problems.push(Problem::error(
                 reason.code(),
                 format!("{} is blocked ({})", d.ip, reason.code()),
             ));
         }
     }
-    let blocked = problems.iter().any(Problem::is_error);
+    let blocked = rule_problems.iter().any(Problem::is_error);
+    let unreachable = !blocked && dns_problems.iter().any(Problem::is_error);
+    // Same outcome labels as `check`; "allowed" means the rules let it through (a fetch
+    // could still fail or be invalid).
+    let outcome = if blocked {
+        Outcome::Blocked.as_str()
+    } else if unreachable {
+        Outcome::Unreachable.as_str()
+    } else {
+        "allowed"
+    };
+    let rules = if blocked { "block" } else { "allow" };
     let addresses: Vec<serde_json::Value> = decisions
         .iter()
         .map(|d| {
@@ -105,16 +128,26 @@ pub async fn run(target: &str, config: Option<&Path>, json: bool) -> u8 {
             json!({"ip": t.ip, "decision": t.decision, "code": t.code, "range": d.matched.map(|m| m.to_string())})
         })
         .collect();
+    let problems: Vec<&Problem> = rule_problems.iter().chain(&dns_problems).collect();
     let report = json!({
         "target": target,
-        "decision": if blocked { "block" } else { "allow" },
+        "outcome": outcome,
+        "decision": rules,
+        "dns": dns,
         "problems": problems,
         "addresses": addresses,
     });
     if json {
         println!("{report}");
     } else {
-        println!("decision: {}", if blocked { "block" } else { "allow" });
+        println!("outcome:  {outcome}");
+        println!("rules:    {rules}");
+        match (&host_name, resolve) {
+            (Some(_), false) => println!("dns:      not resolved (pass --resolve)"),
+            (Some(_), true) if dns_problems.is_empty() => println!("dns:      resolved"),
+            (Some(_), true) => println!("dns:      failed"),
+            (None, _) => {}
+        }
         for a in &addresses {
             println!(
                 "address:  {} {} {}",
@@ -127,7 +160,11 @@ pub async fn run(target: &str, config: Option<&Path>, json: bool) -> u8 {
             println!("problem:  {}: {}", p.code, p.detail);
         }
     }
-    if blocked { EXIT_NOT_OK } else { EXIT_OK }
+    if blocked || unreachable {
+        EXIT_NOT_OK
+    } else {
+        EXIT_OK
+    }
 }
 
 #[cfg(test)]

@@ -2,16 +2,30 @@
 //! or block, 2 usage or configuration error.
 
 mod check;
+mod config_check;
 mod demo;
 mod explain;
 mod keygen;
 mod serve;
+mod token;
 mod validate;
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use portcullis::config::LogFormat;
 use portcullis::kind::{Kind, Profile};
+
+/// `--version`: the crate version, the commit it was built from, and the hash of the rules
+/// compiled in, so an operator can tell which default rules a binary enforces.
+pub fn version_line() -> String {
+    format!(
+        "{} (commit {}, embedded rules sha256 {})",
+        env!("CARGO_PKG_VERSION"),
+        portcullis::assemble::BUILD_COMMIT,
+        portcullis::policy::RulesFile::embedded_hash()
+    )
+}
 
 /// Exit code for `valid` / `allow`.
 pub const EXIT_OK: u8 = 0;
@@ -23,7 +37,7 @@ pub const EXIT_USAGE: u8 = 2;
 #[derive(Parser, Debug)]
 #[command(
     name = "portcullis",
-    version,
+    version = version_line(),
     about = "Hardened egress fetcher and metadata validator for OAuth/MCP authorization servers"
 )]
 pub struct Cli {
@@ -83,15 +97,35 @@ enum Command {
         /// Config file (TOML).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Also resolve a host name with the configured resolver and judge its addresses
+        /// (DNS only; nothing is fetched).
+        #[arg(long)]
+        resolve: bool,
         /// Print one JSON object.
         #[arg(long)]
         json: bool,
     },
-    /// Run the verdict service (default: 127.0.0.1:8787, embedded config).
+    /// Run the verdict service (default: 127.0.0.1:8787, embedded config). SIGHUP reloads
+    /// the config file; SIGTERM stops gracefully.
     Serve {
         /// Config file (TOML).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Service log format: text or json (default: $PORTCULLIS_LOG_FORMAT, then
+        /// [log] format, then text). RUST_LOG filters, e.g. RUST_LOG=portcullis=debug.
+        #[arg(long, value_name = "FORMAT")]
+        log_format: Option<LogFormat>,
+    },
+    /// Configuration commands.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Mint a caller bearer token and print it with its token_sha256 for the config.
+    Token {
+        /// Caller name for the printed [[server.callers]] entry.
+        #[arg(long, default_value = "my-auth-server")]
+        name: String,
     },
     /// Write a new signing key (PKCS#8 PEM, mode 0600).
     Keygen {
@@ -104,6 +138,17 @@ enum Command {
     },
     /// Start a local DNS responder and TLS origin and show what Portcullis stops.
     Demo,
+}
+
+#[derive(Subcommand, Debug)]
+enum ConfigCommand {
+    /// Load everything `serve` would (config, rules layers, key files, trust roots, listen
+    /// address, callers) and print a summary; exit 2 naming the file and line on any error.
+    Check {
+        /// Config file (TOML); default: the embedded defaults.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
 }
 
 /// Runs a command and returns its exit code.
@@ -137,9 +182,14 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Explain {
             target,
             config,
+            resolve,
             json,
-        } => explain::run(&target, config.as_deref(), json).await,
-        Command::Serve { config } => serve::run(config.as_deref()).await,
+        } => explain::run(&target, config.as_deref(), resolve, json).await,
+        Command::Serve { config, log_format } => serve::run(config.as_deref(), log_format).await,
+        Command::Config {
+            command: ConfigCommand::Check { config },
+        } => config_check::run(config.as_deref()),
+        Command::Token { name } => token::run(&name),
         Command::Keygen { out, alg } => keygen::run(&out, &alg),
         Command::Demo => demo::run().await,
     }

@@ -108,7 +108,7 @@ struct RawHosts {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRange {
-    cidr: String,
+    cidr: toml::Spanned<String>,
     action: Action,
     reason: Option<Reason>,
     source: Option<String>,
@@ -126,10 +126,12 @@ impl RulesFile {
 
         let mut ranges = Vec::with_capacity(raw.ranges.len());
         for (i, r) in raw.ranges.into_iter().enumerate() {
-            let net = parse_cidr(&r.cidr).map_err(|why| bad(format!("ranges[{i}]: {why}")))?;
+            let line = line_of(text, r.cidr.span().start);
+            let net = parse_cidr(r.cidr.get_ref())
+                .map_err(|why| bad(format!("line {line}: ranges[{i}]: {why}")))?;
             if r.action == Action::Allow && r.reason.is_some() {
                 return Err(bad(format!(
-                    "ranges[{i}] ({net}): an allow rule takes no reason; use note"
+                    "line {line}: ranges[{i}] ({net}): an allow rule takes no reason; use note"
                 )));
             }
             ranges.push(RangeRule {
@@ -188,19 +190,50 @@ impl RulesFile {
         })
     }
 
-    /// The rules embedded in the binary (`rules/default.toml`).
+    /// The rules embedded in the binary (`rules/default.toml`), or why they do not parse.
     ///
-    /// The text is checked by a unit test, so a parse failure here is a build defect; rather
-    /// than panic in production it degrades to a file that only carries the origin, and
-    /// [`Policy`](super::Policy) still enforces the hard-coded floor.
+    /// Start-up (`assemble`) calls this and refuses to start on an error: falling back to
+    /// floor-only rules would allow every private range, so there is no fallback.
+    pub fn embedded() -> Result<RulesFile, RulesError> {
+        RulesFile::parse(DEFAULT_RULES, "embedded default")
+    }
+
+    /// The rules embedded in the binary, for code that has no error path (tests, fuzzing,
+    /// the demo). A parse failure is a build defect caught by this module's tests, and the
+    /// service itself checks [`RulesFile::embedded`] first and refuses to start; should it
+    /// still happen here, the result blocks every address (fail closed), never floor-only.
     pub fn embedded_default() -> RulesFile {
-        RulesFile::parse(DEFAULT_RULES, "embedded default").unwrap_or_else(|_| RulesFile {
-            origin: "embedded default (failed to parse)".into(),
-            ranges: Vec::new(),
+        RulesFile::embedded().unwrap_or_else(|e| RulesFile::block_everything(&e.to_string()))
+    }
+
+    /// A layer that blocks all of IPv4 and IPv6: the only safe stand-in for rules that
+    /// could not be read.
+    fn block_everything(why: &str) -> RulesFile {
+        let all = |net: &str| RangeRule {
+            net: net.parse().unwrap_or(IpNet::V4(ipnet::Ipv4Net::default())),
+            action: Action::Block,
+            reason: Some(Reason::OperatorRule),
+            source: Some("portcullis: embedded rules failed to parse".into()),
+            note: Some(why.to_owned()),
+        };
+        RulesFile {
+            origin: "embedded default (failed to parse: blocking everything)".into(),
+            ranges: vec![all("0.0.0.0/0"), all("::/0")],
             hosts: HostRulesFile::default(),
             ports: None,
             schemes: None,
-        })
+        }
+    }
+
+    /// SHA-256 (hex, first 16 digits) of the embedded rules text: which default rules this
+    /// binary enforces, for `--version` and `config check`.
+    pub fn embedded_hash() -> String {
+        use sha2::Digest;
+        sha2::Sha256::digest(DEFAULT_RULES.as_bytes())
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     /// The embedded default rules text, for `explain` and documentation.
@@ -234,12 +267,68 @@ impl RulesFile {
     }
 }
 
+/// Operator `allow` rules that the unliftable floor overrides, as warnings: an allow for
+/// `169.254.169.254/32` is otherwise silently without effect. The floor is the built-in
+/// addresses plus every layer's block with a floor reason (`unspecified`, `cloud_metadata`).
+pub fn shadowed_allows(layers: &[RulesFile]) -> Vec<String> {
+    let mut floor: Vec<(IpNet, Reason)> = super::ranges::FLOOR
+        .iter()
+        .map(|(ip, reason)| (IpNet::from(*ip), *reason))
+        .collect();
+    for layer in layers {
+        for rule in &layer.ranges {
+            if rule.action == Action::Block && rule.block_reason().is_floor() {
+                floor.push((rule.net, rule.block_reason()));
+            }
+        }
+    }
+    let mut warnings = Vec::new();
+    for layer in layers {
+        for rule in layer.ranges.iter().filter(|r| r.action == Action::Allow) {
+            let hit = floor.iter().find(|(net, _)| {
+                net.contains(&rule.net.network()) || rule.net.contains(&net.network())
+            });
+            if let Some((net, reason)) = hit {
+                warnings.push(format!(
+                    "rules file {}: allow {} has no effect on {net}: the floor blocks it as {} and no allow lifts the floor",
+                    layer.origin,
+                    rule.net,
+                    reason.code()
+                ));
+            }
+        }
+    }
+    warnings
+}
+
+/// 1-based line of a byte offset, so an error points at the rule to fix.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()
+        .iter()
+        .take(offset)
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
 /// Parses `a.b.c.d/n`, `x::/n`, or a bare address (a host route). Host bits must be zero:
-/// `10.0.0.5/8` is refused because the author's intent is ambiguous.
+/// `10.0.0.5/8` is refused because the author's intent is ambiguous. Errors say which half
+/// is wrong (`/33` is too long for IPv4), not just "invalid syntax".
 fn parse_cidr(text: &str) -> Result<IpNet, String> {
-    let net = if text.contains('/') {
-        text.parse::<IpNet>()
-            .map_err(|e| format!("{text:?} is not a CIDR range: {e}"))?
+    let net = if let Some((addr, len)) = text.split_once('/') {
+        let ip = addr
+            .parse::<IpAddr>()
+            .map_err(|_| format!("{text:?}: {addr:?} is not an IP address"))?;
+        let max = if ip.is_ipv4() { 32 } else { 128 };
+        let family = if ip.is_ipv4() { "IPv4" } else { "IPv6" };
+        let prefix = len
+            .parse::<u8>()
+            .ok()
+            .filter(|p| *p <= max)
+            .ok_or_else(|| {
+                format!("{text:?}: prefix length /{len} is not valid for {family} (0 to {max})")
+            })?;
+        IpNet::new(ip, prefix).map_err(|e| format!("{text:?} is not a CIDR range: {e}"))?
     } else {
         IpNet::from(
             text.parse::<IpAddr>()
@@ -355,8 +444,53 @@ mod tests {
             let text = format!("[[ranges]]\ncidr = \"{cidr}\"\naction = \"block\"\n");
             let e = RulesFile::parse(&text, "ops.toml");
             assert!(e.is_err(), "{cidr} parsed");
-            assert!(e.unwrap_err().to_string().contains("ops.toml"));
+            let e = e.unwrap_err().to_string();
+            assert!(e.contains("ops.toml"), "{e}");
+            assert!(e.contains("line 2"), "{e}");
         }
+        let e = RulesFile::parse(
+            "# ops\n[[ranges]]\naction = \"block\"\ncidr = \"10.0.0.0/33\"\n",
+            "ops.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("line 4"), "{e}");
+        assert!(e.contains("/33 is not valid for IPv4 (0 to 32)"), "{e}");
+        let e = RulesFile::parse("[[ranges]]\ncidr = \"10.0.0/8\"\naction = \"block\"\n", "t")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"10.0.0\" is not an IP address"), "{e}");
+    }
+
+    #[test]
+    fn allow_under_the_floor_is_reported() {
+        let layer = RulesFile::parse(
+            "[[ranges]]\ncidr = \"169.254.169.254/32\"\naction = \"allow\"\n[[ranges]]\ncidr = \"10.1.0.0/16\"\naction = \"allow\"\n",
+            "ops.toml",
+        )
+        .unwrap();
+        let warnings = shadowed_allows(&[RulesFile::embedded_default(), layer]);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("ops.toml"), "{warnings:?}");
+        assert!(warnings[0].contains("169.254.169.254/32"), "{warnings:?}");
+        assert!(warnings[0].contains("cloud_metadata"), "{warnings:?}");
+        assert!(shadowed_allows(&[RulesFile::embedded_default()]).is_empty());
+    }
+
+    #[test]
+    fn the_stand_in_for_broken_rules_blocks_everything() {
+        let f = RulesFile::block_everything("test");
+        let nets: Vec<String> = f.ranges().iter().map(|r| r.net.to_string()).collect();
+        assert_eq!(nets, ["0.0.0.0/0", "::/0"]);
+        assert!(f.ranges().iter().all(|r| r.action == Action::Block));
+    }
+
+    #[test]
+    fn embedded_rules_parse_and_have_a_hash() {
+        // The service refuses to start when this fails, so the test is the build gate.
+        let f = RulesFile::embedded().unwrap();
+        assert!(f.ranges().len() > 40);
+        assert_eq!(RulesFile::embedded_hash().len(), 16);
     }
 
     #[test]

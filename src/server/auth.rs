@@ -4,10 +4,11 @@
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::config::CallerConfig;
+use crate::config::{CallerConfig, TokenHash};
 
-/// Name used for `aud` when no callers are configured (loopback-only mode).
-pub const ANONYMOUS_CALLER: &str = "local";
+/// Name used for `aud` (and the audit `caller`) when no callers are configured: the service
+/// then answers anyone who can reach its loopback listener, and verdicts say so.
+pub const ANONYMOUS_CALLER: &str = "anonymous";
 
 /// Why a request was not authenticated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -37,36 +38,31 @@ pub struct Callers {
     entries: Vec<(String, [u8; 32])>,
 }
 
-fn decode_hex32(hex: &str) -> Option<[u8; 32]> {
-    let bytes = hex.as_bytes();
-    if bytes.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, pair) in bytes.chunks(2).enumerate() {
-        let text = std::str::from_utf8(pair).ok()?;
-        out[i] = u8::from_str_radix(text, 16).ok()?;
-    }
-    Some(out)
-}
-
 /// Lower-case hex SHA-256 of a token, as written in `token_sha256`.
 pub fn token_sha256_hex(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    TokenHash::of_token(token).to_hex()
 }
 
 impl Callers {
-    /// From config; entries with malformed hashes were already rejected by config checks.
+    /// From config. Hashes are already bytes ([`TokenHash`]), so every configured caller
+    /// becomes an entry: there is no malformed hash to drop and leave the API open.
     pub fn from_config(callers: &[CallerConfig]) -> Callers {
         Callers {
             entries: callers
                 .iter()
-                .filter_map(|c| decode_hex32(&c.token_sha256).map(|h| (c.name.clone(), h)))
+                .map(|c| (c.name.clone(), *c.token_sha256.bytes()))
                 .collect(),
         }
+    }
+
+    /// Number of configured callers (for start-up logs and `config check`).
+    pub fn count(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The configured caller names, in config order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|(name, _)| name.as_str())
     }
 
     /// True when no caller is configured: the service is open on loopback only.
@@ -104,11 +100,11 @@ mod tests {
         Callers::from_config(&[
             CallerConfig {
                 name: "as-1".into(),
-                token_sha256: token_sha256_hex("secret-one"),
+                token_sha256: TokenHash::of_token("secret-one"),
             },
             CallerConfig {
                 name: "as-2".into(),
-                token_sha256: token_sha256_hex("secret-two"),
+                token_sha256: TokenHash::of_token("secret-two"),
             },
         ])
     }
@@ -140,10 +136,18 @@ mod tests {
     }
 
     #[test]
-    fn no_callers_means_anonymous_local() {
+    fn no_callers_means_anonymous() {
         let open = Callers::from_config(&[]);
         assert!(open.is_open());
-        assert_eq!(open.authenticate(None).unwrap(), ANONYMOUS_CALLER);
+        assert_eq!(open.authenticate(None).unwrap(), "anonymous");
+    }
+
+    #[test]
+    fn every_configured_caller_is_an_entry() {
+        let c = callers();
+        assert!(!c.is_open());
+        assert_eq!(c.count(), 2);
+        assert_eq!(c.names().collect::<Vec<_>>(), ["as-1", "as-2"]);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod first_bytes;
+pub mod reload;
 pub mod request;
 
 use std::convert::Infallible;
@@ -29,7 +30,8 @@ use tokio::sync::Semaphore;
 use crate::config::ServerConfig;
 use crate::service::Service;
 use crate::service::limits::Refusal;
-use auth::Callers;
+use arc_swap::ArcSwap;
+use reload::{ConfigMetrics, Runtime};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -140,37 +142,64 @@ impl From<Refusal> for Refused {
 
 /// Shared state of the running server.
 pub struct App {
-    service: Arc<Service>,
-    callers: Callers,
+    /// Service, callers and per-request settings; swapped whole by a reload.
+    runtime: ArcSwap<Runtime>,
+    /// Listener settings fixed at start (`listen`, `max_connections`, shutdown grace).
     config: ServerConfig,
     ready: AtomicBool,
+    config_metrics: Option<ConfigMetrics>,
 }
 
 impl App {
     /// Wires the service to the server config.
     pub fn new(service: Arc<Service>, config: ServerConfig) -> App {
+        let config_metrics = ConfigMetrics::new()
+            .inspect_err(|e| tracing::warn!(error = %e, "config metrics unavailable"))
+            .ok();
         App {
-            callers: Callers::from_config(&config.callers),
-            service,
+            runtime: ArcSwap::from_pointee(Runtime::new(service, config.clone())),
             config,
             ready: AtomicBool::new(true),
+            config_metrics,
         }
     }
 
+    /// The runtime new requests are served with.
+    pub fn runtime(&self) -> Arc<Runtime> {
+        self.runtime.load_full()
+    }
+
+    /// Swaps in a runtime built from a new config; requests in flight keep the old one.
+    pub fn swap(&self, runtime: Runtime) {
+        self.runtime.store(Arc::new(runtime));
+    }
+
+    /// The reload counters and config-hash info metric, if they could be registered.
+    pub fn config_metrics(&self) -> Option<&ConfigMetrics> {
+        self.config_metrics.as_ref()
+    }
+
     async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
+        let rt = self.runtime.load_full();
         let path = request.uri().path().to_owned();
         match (request.method(), path.as_str()) {
-            (&Method::POST, "/v1/fetch") => self.fetch(request).await,
+            (&Method::POST, "/v1/fetch") => self.fetch(&rt, request).await,
             (&Method::GET, "/v1/keys") => bytes_response(
                 StatusCode::OK,
                 "application/jwk-set+json",
-                self.service.jwks_json(),
+                rt.service.jwks_json(),
             ),
-            (&Method::GET, "/metrics") => bytes_response(
-                StatusCode::OK,
-                "text/plain; version=0.0.4; charset=utf-8",
-                Bytes::from(self.service.metrics_text()),
-            ),
+            (&Method::GET, "/metrics") => {
+                let mut text = rt.service.metrics_text();
+                if let Some(metrics) = &self.config_metrics {
+                    text.push_str(&metrics.render());
+                }
+                bytes_response(
+                    StatusCode::OK,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                    Bytes::from(text),
+                )
+            }
             (&Method::GET, "/healthz") => json_response(StatusCode::OK, &json!({"status": "ok"})),
             (&Method::GET, "/readyz") => {
                 if self.ready.load(Ordering::SeqCst) {
@@ -192,23 +221,20 @@ impl App {
     }
 
     /// `POST /v1/fetch`: a verdict, or a refusal that is answered and audited in one place.
-    async fn fetch(&self, request: Request<Incoming>) -> Response<Body> {
+    async fn fetch(&self, rt: &Runtime, request: Request<Incoming>) -> Response<Body> {
         let mut caller = None;
-        match self.fetch_verdict(request, &mut caller).await {
+        match Self::fetch_verdict(rt, request, &mut caller).await {
             Ok(reply) => bytes_response(StatusCode::OK, "application/json", reply),
             Err(refused) => {
-                self.service.audit_refusal(
-                    caller.as_deref(),
-                    refused.status.as_u16(),
-                    &refused.code,
-                );
+                rt.service
+                    .audit_refusal(caller.as_deref(), refused.status.as_u16(), &refused.code);
                 refused.into_response()
             }
         }
     }
 
     async fn fetch_verdict(
-        &self,
+        rt: &Runtime,
         request: Request<Incoming>,
         caller_out: &mut Option<String>,
     ) -> Result<Bytes, Refused> {
@@ -216,12 +242,12 @@ impl App {
             .headers()
             .get(header::AUTHORIZATION)
             .map(|v| v.as_bytes().to_vec());
-        let caller = self
+        let caller = rt
             .callers
             .authenticate(authorization.as_deref())
             .map_err(|e| Refused::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string()))?;
         *caller_out = Some(caller.clone());
-        self.service.admit_caller(&caller).map_err(Refused::from)?;
+        rt.service.admit_caller(&caller).map_err(Refused::from)?;
         let is_json = request
             .headers()
             .get(header::CONTENT_TYPE)
@@ -234,7 +260,7 @@ impl App {
                 "send the request as application/json",
             ));
         }
-        let max = self.config.max_request_bytes;
+        let max = rt.server.max_request_bytes;
         let too_large = || {
             Refused::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -250,7 +276,7 @@ impl App {
         if announced.is_some_and(|len| len > max) {
             return Err(too_large());
         }
-        let deadline = Duration::from_millis(self.config.request_read_timeout_ms);
+        let deadline = Duration::from_millis(rt.server.request_read_timeout_ms);
         let body = Limited::new(request.into_body(), max);
         let bytes = match tokio::time::timeout(deadline, body.collect()).await {
             Err(_) => {
@@ -277,7 +303,7 @@ impl App {
         };
         let parsed = request::parse_fetch_request(&bytes)
             .map_err(|e| Refused::new(StatusCode::BAD_REQUEST, e.code, e.detail))?;
-        self.service
+        rt.service
             .verdict(&caller, parsed)
             .await
             .map_err(Refused::from)

@@ -299,7 +299,7 @@ pub async fn wait_until(condition: impl Fn() -> bool) {
 pub fn caller_with_token(token: &str) -> Vec<portcullis::config::CallerConfig> {
     vec![portcullis::config::CallerConfig {
         name: "as-1".into(),
-        token_sha256: portcullis::server::auth::token_sha256_hex(token),
+        token_sha256: portcullis::config::TokenHash::of_token(token),
     }]
 }
 

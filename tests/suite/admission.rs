@@ -12,7 +12,6 @@ use http::StatusCode;
 use portcullis::config::CallerConfig;
 use portcullis::fetch::FetchStatus;
 use portcullis::fetch::self_addrs::{InterfaceSource, LiveSelfAddrs};
-use portcullis::server::auth::token_sha256_hex;
 use portcullis::testing::dns::DnsBehavior;
 use portcullis::testing::origin::{Route, TestOrigin};
 use portcullis::testing::pki::Validity;
@@ -28,11 +27,11 @@ fn two_callers() -> Vec<CallerConfig> {
     vec![
         CallerConfig {
             name: "as-a".into(),
-            token_sha256: token_sha256_hex(TOKEN_A),
+            token_sha256: portcullis::config::TokenHash::of_token(TOKEN_A),
         },
         CallerConfig {
             name: "as-b".into(),
-            token_sha256: token_sha256_hex(TOKEN_B),
+            token_sha256: portcullis::config::TokenHash::of_token(TOKEN_B),
         },
     ]
 }

@@ -22,5 +22,7 @@ mod fuzz_regressions;
 mod policy_ranges;
 mod policy_urls;
 mod problem_codes;
+mod readme;
+mod reload;
 mod service_e2e;
 mod telemetry_e2e;

@@ -393,7 +393,8 @@ async fn metrics_count_real_traffic_with_bounded_labels() {
         value(
             &s,
             &format!(
-                r#"portcullis_build_info{{commit="unknown",version="{}"}}"#,
+                r#"portcullis_build_info{{commit="{}",version="{}"}}"#,
+                portcullis::assemble::BUILD_COMMIT,
                 env!("CARGO_PKG_VERSION")
             )
         ),
@@ -474,7 +475,10 @@ fn documented() -> BTreeMap<String, (String, BTreeSet<String>)> {
 #[test]
 fn operations_doc_lists_exactly_the_exported_metrics() {
     let telemetry = Telemetry::new(None, "test").unwrap();
-    let exported = exported(&telemetry.render());
+    // `/metrics` also carries the reload metrics, which outlive each swapped service.
+    let config = portcullis::server::reload::ConfigMetrics::new().unwrap();
+    config.set_hash("test");
+    let exported = exported(&(telemetry.render() + &config.render()));
     let documented = documented();
     assert!(documented.len() >= 20, "table parsed: {documented:?}");
     let missing: Vec<_> = exported
@@ -503,7 +507,9 @@ fn operations_doc_lists_exactly_the_exported_metrics() {
 #[test]
 fn alerts_and_dashboard_reference_only_exported_metrics() {
     let telemetry = Telemetry::new(None, "test").unwrap();
-    let exported = exported(&telemetry.render());
+    let config = portcullis::server::reload::ConfigMetrics::new().unwrap();
+    config.set_hash("test");
+    let exported = exported(&(telemetry.render() + &config.render()));
     let files = [
         (
             "alerts.yml",

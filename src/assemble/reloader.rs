@@ -1,0 +1,96 @@
+//! Config reload: re-read and check everything, then swap it into the running server.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use super::{Loaded, StartError, build_loaded_service, load};
+use crate::config::Config;
+
+/// Re-reads the config on request (SIGHUP) and swaps it into the running [`App`]; a config
+/// that fails any check leaves the running one in place.
+///
+/// [`App`]: crate::server::App
+pub struct Reloader {
+    path: Option<std::path::PathBuf>,
+    extra_self: Vec<IpAddr>,
+    telemetry: Arc<crate::telemetry::Telemetry>,
+    ephemeral: std::sync::Mutex<Option<crate::verdict::SigningKey>>,
+    started: crate::config::Config,
+    app: Arc<crate::server::App>,
+}
+
+/// Settings bound at start; a reload that changes them warns that a restart is needed.
+fn fixed_settings(config: &Config) -> Vec<(&'static str, String)> {
+    let s = &config.server;
+    vec![
+        ("server.listen", s.listen.to_string()),
+        ("server.listen_tcp", s.listen_tcp.to_string()),
+        ("server.unix_socket", format!("{:?}", s.unix_socket)),
+        ("server.max_connections", s.max_connections.to_string()),
+        ("server.shutdown_grace_ms", s.shutdown_grace_ms.to_string()),
+        ("audit", format!("{:?}", config.audit)),
+        ("log", format!("{:?}", config.log)),
+    ]
+}
+
+impl Reloader {
+    /// `started` is what the running service was built from (its listeners stay bound);
+    /// `extra_self` is the bound listen address, blocked as a fetch target.
+    pub fn new(
+        started: &Loaded,
+        extra_self: Vec<IpAddr>,
+        telemetry: Arc<crate::telemetry::Telemetry>,
+        app: Arc<crate::server::App>,
+    ) -> Reloader {
+        Reloader {
+            path: started.path.clone(),
+            extra_self,
+            telemetry,
+            ephemeral: std::sync::Mutex::new(started.ephemeral_key.clone()),
+            started: started.config.clone(),
+            app,
+        }
+    }
+
+    /// Loads, checks and swaps; returns the new config's summary and warnings. On error
+    /// nothing changes. Counts the attempt in `portcullis_config_reload_total`.
+    pub fn reload(&self) -> Result<Loaded, StartError> {
+        let result = self.try_reload();
+        if let Some(metrics) = self.app.config_metrics() {
+            match &result {
+                Ok(loaded) => {
+                    metrics.reloaded(crate::server::reload::ReloadResult::Ok);
+                    metrics.set_hash(&loaded.hash);
+                }
+                Err(_) => metrics.reloaded(crate::server::reload::ReloadResult::Error),
+            }
+        }
+        result
+    }
+
+    fn try_reload(&self) -> Result<Loaded, StartError> {
+        let kept = self.ephemeral.lock().map(|k| k.clone()).unwrap_or_default();
+        let mut loaded = load(self.path.as_deref(), kept.as_ref())?;
+        // The listeners stay bound as started: judge "no callers" against them.
+        let mut effective = loaded.config.server.clone();
+        effective.listen = self.started.server.listen;
+        effective.listen_tcp = self.started.server.listen_tcp;
+        effective.unix_socket = self.started.server.unix_socket.clone();
+        crate::server::check_listen(&effective)?;
+        let before = fixed_settings(&self.started);
+        for ((key, old), (_, new)) in before.iter().zip(fixed_settings(&loaded.config)) {
+            if *old != new {
+                loaded.warnings.push(format!(
+                    "{key} changed but is not reloadable: still {old}; restart to apply"
+                ));
+            }
+        }
+        let service = build_loaded_service(&loaded, &self.extra_self, self.telemetry.clone())?;
+        self.app
+            .swap(crate::server::reload::Runtime::new(service, effective));
+        if let (Some(key), Ok(mut kept)) = (&loaded.ephemeral_key, self.ephemeral.lock()) {
+            *kept = Some(key.clone());
+        }
+        Ok(loaded)
+    }
+}
