@@ -4,6 +4,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use portcullis::assemble::{self, StartError};
+use portcullis::proxy::{self, Proxy};
+use portcullis::server::auth::Callers;
 use portcullis::server::{self, App, Listeners};
 
 use super::{EXIT_OK, usage_error};
@@ -21,15 +23,35 @@ fn init_logging() {
 async fn start(config_path: Option<&Path>) -> Result<(Arc<App>, Listeners), StartError> {
     let config = assemble::load_config(config_path)?;
     let listeners = Listeners::bind(&config.server).await?;
-    let own = listeners
+    let proxy_listener = proxy::bind(&config.proxy, config.server.callers.is_empty()).await?;
+    let mut own = listeners
         .tcp_addr()
         .map(|a| vec![a.ip()])
         .unwrap_or_default();
+    own.extend(
+        proxy_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.ip()),
+    );
     let policy = assemble::build_policy(&config, &own)?;
     let fetcher = assemble::build_fetcher(&config, policy)?;
     let audit = assemble::audit_sink(&config.audit)?;
     let server_config = config.server.clone();
-    let service = assemble::build_service(config, fetcher, audit)?;
+    let proxy_config = config.proxy.clone();
+    let service = assemble::build_service(config, fetcher.clone(), audit)?;
+    if let Some(listener) = proxy_listener {
+        let callers = Callers::from_config(&server_config.callers);
+        let proxy = Proxy::new(fetcher, callers, proxy_config, service.telemetry().clone())?;
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, "portcullis proxy listening (CONNECT host:port)");
+        }
+        tokio::spawn(proxy::serve(
+            Arc::new(proxy),
+            listener,
+            std::future::pending(),
+        ));
+    }
     if server_config.callers.is_empty() {
         tracing::warn!(
             "no [[server.callers]] configured: requests are not authenticated; listening on loopback only"

@@ -107,6 +107,11 @@ impl Service {
         }
     }
 
+    /// The shared telemetry (registry and audit sink), for the CONNECT proxy.
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.telemetry
+    }
+
     /// The public JWKS, serialized once.
     pub fn jwks_json(&self) -> Bytes {
         self.jwks_json.clone()
