@@ -142,6 +142,11 @@ fn refusal_response(r: &Refusal) -> Response<Body> {
         serde_json::to_vec(&body).unwrap_or_default(),
     )));
     *response.status_mut() = status;
+    // The code is also the reason phrase (`HTTP/1.1 403 cloud_metadata`): many clients log
+    // only the CONNECT status line ("Tunnel connection failed: 403 cloud_metadata").
+    if let Ok(reason) = hyper::ext::ReasonPhrase::try_from(code.as_str().as_bytes()) {
+        response.extensions_mut().insert(reason);
+    }
     let headers = response.headers_mut();
     headers.insert(ERROR_HEADER, HeaderValue::from_static(code.as_str()));
     headers.insert(
@@ -215,7 +220,11 @@ impl Proxy {
         let mut record = TunnelRecord {
             event: "proxy_tunnel",
             client: client.to_string(),
-            host: request.uri().to_string(),
+            host: request
+                .uri()
+                .authority()
+                .map_or_else(|| request.uri().to_string(), |a| a.host().to_owned()),
+            port: request.uri().port_u16(),
             ..TunnelRecord::default()
         };
         match self.establish(&request, &mut record).await {

@@ -19,5 +19,6 @@ mod policy_ranges;
 mod policy_urls;
 mod problem_codes;
 mod proxy;
+mod proxy_clients;
 mod service_e2e;
 mod telemetry_e2e;

@@ -370,6 +370,12 @@ async fn authentication_and_method_refusals() {
     let target = p.target("good.test");
     let none = connect(p.addr, &target, None).await;
     assert_eq!(none.status, 407);
+    assert!(
+        none.head
+            .starts_with("HTTP/1.1 407 proxy_auth_required\r\n"),
+        "{}",
+        none.head
+    );
     assert_eq!(
         none.header("proxy-authenticate").as_deref(),
         Some("Basic realm=\"portcullis\"")
