@@ -3039,7 +3039,9 @@ async fn run_catalogue(net: SealedNet) {
 
     // The whole point: nothing reached a blocked address, by any route.
     let forbidden = lab.forbidden_connections();
+    let proxy_checks = results.rows.iter().filter(|r| r.2 == "proxy").count();
     let (summary, failed) = results.summary();
+    let summary = format!("{summary}of which through the CONNECT proxy: {proxy_checks}\n");
     println!("{summary}");
     println!(
         "origin connections accepted: {} (allowed: only {PUBLIC}); on blocked addresses: {}",
