@@ -281,6 +281,10 @@ async fn an_allowed_target_is_tunnelled_pinned_and_audited() {
     );
     assert_eq!(p.metric("portcullis_proxy_tunnels_open"), 0.0);
     assert_eq!(p.lab.origin.hits_for("/ok"), 1);
+    // scripts/check-observability.sh lints this exposition with `promtool check metrics`.
+    if let Some(path) = std::env::var_os("PORTCULLIS_PROXY_METRICS_DUMP") {
+        std::fs::write(path, p.telemetry.render()).unwrap();
+    }
 }
 
 /// (target, expected status, expected code) — every refusal names its code in the header,

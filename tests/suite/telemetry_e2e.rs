@@ -474,6 +474,7 @@ fn documented() -> BTreeMap<String, (String, BTreeSet<String>)> {
 #[test]
 fn operations_doc_lists_exactly_the_exported_metrics() {
     let telemetry = Telemetry::new(None, "test").unwrap();
+    portcullis::proxy::observe::ProxyMetrics::register(telemetry.registry()).unwrap();
     let exported = exported(&telemetry.render());
     let documented = documented();
     assert!(documented.len() >= 20, "table parsed: {documented:?}");
@@ -503,6 +504,7 @@ fn operations_doc_lists_exactly_the_exported_metrics() {
 #[test]
 fn alerts_and_dashboard_reference_only_exported_metrics() {
     let telemetry = Telemetry::new(None, "test").unwrap();
+    portcullis::proxy::observe::ProxyMetrics::register(telemetry.registry()).unwrap();
     let exported = exported(&telemetry.render());
     let files = [
         (
