@@ -98,6 +98,10 @@ pub const DEFAULT_PROXY_MAX_LIFETIME_MS: u64 = 600_000;
 pub const DEFAULT_PROXY_MAX_BYTES_UP: u64 = 16 * 1024 * 1024;
 /// Proxy: bytes a tunnel may carry from the target to the client.
 pub const DEFAULT_PROXY_MAX_BYTES_DOWN: u64 = 256 * 1024 * 1024;
+/// Proxy: client connections at once that are not (yet) tunnels — heads being read,
+/// refusals being answered; past it, new connections wait in the listen backlog. Open
+/// tunnels have their own cap (`max_tunnels`).
+pub const DEFAULT_PROXY_MAX_CONNECTIONS: usize = 4_096;
 /// Proxy: tunnels open at once across all callers.
 pub const DEFAULT_PROXY_MAX_TUNNELS: usize = 1_024;
 /// Proxy: tunnels one caller may hold open at once.
@@ -176,6 +180,8 @@ pub struct ProxyConfig {
     pub max_bytes_up: u64,
     /// Bytes per tunnel, target → client.
     pub max_bytes_down: u64,
+    /// Client connections at once that are not tunnels yet.
+    pub max_connections: usize,
     /// Open tunnels, all callers.
     pub max_tunnels: usize,
     /// Open tunnels per caller.
@@ -203,6 +209,7 @@ impl Default for ProxyConfig {
             max_lifetime_ms: DEFAULT_PROXY_MAX_LIFETIME_MS,
             max_bytes_up: DEFAULT_PROXY_MAX_BYTES_UP,
             max_bytes_down: DEFAULT_PROXY_MAX_BYTES_DOWN,
+            max_connections: DEFAULT_PROXY_MAX_CONNECTIONS,
             max_tunnels: DEFAULT_PROXY_MAX_TUNNELS,
             max_tunnels_per_caller: DEFAULT_PROXY_MAX_TUNNELS_PER_CALLER,
             per_caller_per_s: DEFAULT_PROXY_RATE_PER_CALLER_PER_S,
@@ -606,6 +613,7 @@ impl Config {
             ("proxy.connect_timeout_ms", p.connect_timeout_ms),
             ("proxy.idle_timeout_ms", p.idle_timeout_ms),
             ("proxy.max_lifetime_ms", p.max_lifetime_ms),
+            ("proxy.max_connections", p.max_connections as u64),
             ("proxy.max_tunnels", p.max_tunnels as u64),
             (
                 "proxy.max_tunnels_per_caller",

@@ -406,11 +406,20 @@ impl Proxy {
     }
 }
 
-/// Accepts proxy clients until `shutdown` resolves; each connection is HTTP/1.1 with a
-/// head-read deadline and a head-size cap, upgraded to a tunnel after a 200.
+/// Accepts proxy clients until `shutdown` resolves, at most `max_connections` at once
+/// before they become tunnels (tunnels are capped by `max_tunnels`); each connection is
+/// HTTP/1.1 with a head-read deadline and a head-size cap, upgraded to a tunnel after a 200.
 pub async fn serve(proxy: Arc<Proxy>, listener: TcpListener, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
+    let connections = Arc::new(tokio::sync::Semaphore::new(proxy.config.max_connections));
     loop {
+        let permit = tokio::select! {
+            () = &mut shutdown => return,
+            permit = connections.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => return,
+            },
+        };
         let (stream, client) = tokio::select! {
             () = &mut shutdown => return,
             accepted = listener.accept() => match accepted {
@@ -425,6 +434,7 @@ pub async fn serve(proxy: Arc<Proxy>, listener: TcpListener, shutdown: impl Futu
         let _ = stream.set_nodelay(true);
         let proxy = proxy.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             let header_timeout = Duration::from_millis(proxy.config.header_read_timeout_ms);
             let max_buf = proxy.config.max_header_bytes.max(8 * 1024);
             let handler = proxy.clone();
