@@ -623,3 +623,71 @@ async fn tunnel_counts_and_rates_are_capped() {
         Some("proxy_rate_limited_target_host")
     );
 }
+
+/// A free loopback port (bound, read, released) for a child process to listen on.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Kills the child when the test ends, whichever way.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn portcullis_serve_starts_the_proxy_from_config() {
+    let lab = Lab::start().await;
+    lab.origin.route("/ok", Route::json(r#"{"ok":true}"#));
+    let (api_port, proxy_port) = (free_port(), free_port());
+    let mut text =
+        common::cli_config_text(lab.dns.addr(), lab.ca_file.path(), lab.rules_file.path());
+    text = format!(
+        "[server]\nlisten = \"127.0.0.1:{api_port}\"\n[[server.callers]]\nname = \"as-1\"\ntoken_sha256 = \"{}\"\n\n[proxy]\nlisten = \"127.0.0.1:{proxy_port}\"\n\n{text}\n[audit]\nenabled = false\n",
+        portcullis::server::auth::token_sha256_hex(TOKEN)
+    );
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+    let _child = Child(
+        std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+            .args(["serve", "--config"])
+            .arg(file.path())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let proxy_addr: SocketAddr = format!("127.0.0.1:{proxy_port}").parse().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(proxy_addr).await.is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the proxy never listened"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let reply = connect_as_caller(proxy_addr, &format!("good.test:{}", lab.port())).await;
+    assert_eq!(reply.status, 200, "{}", reply.head);
+    let response = get_through(&lab, reply.stream, "good.test", "/ok").await;
+    assert!(response.contains(r#"{"ok":true}"#), "{response}");
+    let refused = connect_as_caller(proxy_addr, "169.254.169.254:443").await;
+    assert_eq!(
+        refused.header("x-portcullis-error").as_deref(),
+        Some("cloud_metadata")
+    );
+    // The proxy's metrics are on the API's /metrics.
+    let api: SocketAddr = format!("127.0.0.1:{api_port}").parse().unwrap();
+    let metrics = common::api::get(api, "/metrics").await;
+    let text = String::from_utf8_lossy(&metrics.body).into_owned();
+    assert!(
+        text.contains(r#"portcullis_proxy_refusals_total{code="cloud_metadata"} 1"#),
+        "{text}"
+    );
+}
