@@ -50,6 +50,7 @@ fn claims() -> Claims {
             audience: "as-1",
             url: "https://client.example/oauth/metadata.json",
             kind: Kind::ClientMetadata,
+            profile: None,
             outcome: Outcome::Valid,
             problems: Vec::new(),
             fetch: Some(FetchFacts {
@@ -78,6 +79,7 @@ fn bench(c: &mut Criterion) {
     eprintln!("document {doc} bytes, claims payload {payload} bytes");
     for (name, alg) in [
         ("sign_eddsa", SigningAlg::EdDSA),
+        ("sign_ed25519", SigningAlg::Ed25519),
         ("sign_es256", SigningAlg::ES256),
     ] {
         let ring = KeyRing::new(

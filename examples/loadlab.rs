@@ -85,8 +85,14 @@ async fn lab(max_fetches: usize, max_queue: usize) -> Lab {
     config.rate.per_caller_burst = 1_000_000;
     config.rate.per_target_host_per_s = 1_000_000;
     config.rate.per_target_host_burst = 1_000_000;
+    config.rate.per_caller_target_host_per_s = 1_000_000;
+    config.rate.per_caller_target_host_burst = 1_000_000;
     config.limits.max_concurrent_fetches = max_fetches;
     config.limits.max_queued_requests = max_queue;
+    // One load caller: its queue may use the whole global queue, and waits are bounded by
+    // the fetch deadline rather than the (shorter) default queue deadline.
+    config.limits.max_queued_per_caller = max_queue;
+    config.limits.max_queue_wait_ms = 30_000;
     config.limits.total_timeout_ms = 10_000;
     config.limits.body_timeout_ms = 8_000;
     config.server.max_connections = 8_192;

@@ -117,7 +117,8 @@ pub fn build_fetcher_with(
         resolver,
         tls,
         FetchLimits::from(&config.limits),
-    ))
+    )
+    .watch_self_addresses(Arc::new(self_addrs::LiveSelfAddrs::system())))
 }
 
 /// Loads the signing keys: the configured key signs, previous keys are published; with no
@@ -137,13 +138,29 @@ pub fn load_keys(
         path: path.display().to_string(),
         why: e.to_string(),
     };
+    // `[signing] alg` names the signing key's algorithm (a misfit is a start error); a key
+    // file alone keeps its own type's name. Previous keys only publish: a misfit keeps its own.
+    let named = |key: SigningKey, alg: Option<crate::config::SigningAlg>| match alg {
+        Some(alg) => key.with_alg(alg),
+        None if key.alg() == crate::config::SigningAlg::EdDSA => {
+            key.with_alg(crate::config::DEFAULT_ED25519_KEY_ALG)
+        }
+        None => Ok(key),
+    };
     let mut previous = Vec::new();
     for path in &config.previous_key_files {
-        previous.push(load_key_file(path).map_err(|e| key_err(path, e))?);
+        let key = load_key_file(path).map_err(|e| key_err(path, e))?;
+        let key = match named(key.clone(), config.alg) {
+            Ok(k) => k,
+            Err(_) => named(key, None).map_err(|e| key_err(path, e))?,
+        };
+        previous.push(key);
     }
     match &config.key_file {
         Some(path) => {
-            let current = load_key_file(path).map_err(|e| key_err(path, e))?;
+            let current = load_key_file(path)
+                .and_then(|k| named(k, config.alg))
+                .map_err(|e| key_err(path, e))?;
             let created = std::fs::metadata(path)
                 .and_then(|m| m.modified())
                 .map(unix)
@@ -151,7 +168,10 @@ pub fn load_keys(
             Ok((KeyRing::new(current, previous), created, false))
         }
         None => {
-            let current = SigningKey::generate(config.ephemeral_alg, &mut rand::rngs::OsRng);
+            let current = SigningKey::generate(
+                config.alg.unwrap_or(crate::config::DEFAULT_SIGNING_ALG),
+                &mut rand::rngs::OsRng,
+            );
             Ok((KeyRing::new(current, previous), unix(now), true))
         }
     }

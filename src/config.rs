@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::kind::Kind;
+use crate::kind::{Kind, Profile};
 
 /// Where the service listens when nothing is configured: loopback only.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
@@ -56,8 +56,19 @@ pub const DEFAULT_MAX_BODY_BYTES_METADATA: u64 = 64 * 1024;
 pub const DEFAULT_MAX_URL_BYTES: usize = 2_048;
 /// Upstream fetches in flight at once, across all callers.
 pub const DEFAULT_MAX_CONCURRENT_FETCHES: usize = 64;
-/// Requests waiting for a fetch slot before new ones get 503.
+/// Requests waiting for a fetch slot, across all callers. When full, the newest request of
+/// the caller with the longest queue is shed (`overloaded_caller`), never a request of a
+/// caller holding less than its share of the queue.
 pub const DEFAULT_MAX_QUEUED_REQUESTS: usize = 1_024;
+/// Requests one caller may have waiting for a fetch slot; the next gets `overloaded_caller`.
+pub const DEFAULT_MAX_QUEUED_PER_CALLER: usize = 256;
+/// Longest time a request waits for a fetch slot before `queue_timeout`: shorter than a
+/// typical authorization server's own outbound deadline (oidc-provider: 2.5 s).
+pub const DEFAULT_MAX_QUEUE_WAIT_MS: u64 = 1_000;
+/// Fetch slots one caller can never take while alone, so a newly arriving caller is served
+/// at once instead of waiting for someone else's slow fetch to end (at most half of
+/// `max_concurrent_fetches` is reserved, whatever is configured).
+pub const DEFAULT_RESERVED_FETCH_SLOTS: usize = 8;
 
 /// Shortest lifetime of a cached valid verdict, whatever the origin says.
 pub const DEFAULT_CACHE_MIN_TTL_S: u64 = 300;
@@ -76,10 +87,18 @@ pub const DEFAULT_CACHE_MAX_BYTES: usize = 64 * 1024 * 1024;
 pub const DEFAULT_RATE_PER_CALLER_PER_S: u32 = 100;
 /// Burst each caller may make.
 pub const DEFAULT_RATE_PER_CALLER_BURST: u32 = 200;
-/// Upstream fetches per second to one target host, so the service never floods a site.
-pub const DEFAULT_RATE_PER_HOST_PER_S: u32 = 5;
-/// Burst of upstream fetches to one target host.
-pub const DEFAULT_RATE_PER_HOST_BURST: u32 = 10;
+/// Upstream fetches per second to one target host from all callers together (counted on
+/// every hop, redirect targets too): the ceiling that protects the host.
+pub const DEFAULT_RATE_PER_HOST_PER_S: u32 = 20;
+/// Burst of upstream fetches to one target host from all callers together.
+pub const DEFAULT_RATE_PER_HOST_BURST: u32 = 100;
+/// Upstream fetches per second one caller may cause to one target host: half the host
+/// ceiling, so one caller alone cannot spend the budget another caller needs.
+pub const DEFAULT_RATE_PER_CALLER_HOST_PER_S: u32 = 10;
+/// Burst one caller may cause to one target host: lets a hosting platform through (50
+/// distinct client documents on one host within a second from one authorization server)
+/// while leaving 40 % of the host's burst to everybody else.
+pub const DEFAULT_RATE_PER_CALLER_HOST_BURST: u32 = 60;
 
 /// `iss` of every verdict.
 pub const DEFAULT_ISSUER: &str = "portcullis";
@@ -384,8 +403,14 @@ pub struct LimitsConfig {
     pub max_body_bytes: MaxBodyBytes,
     /// Upstream fetches in flight.
     pub max_concurrent_fetches: usize,
-    /// Requests waiting for a fetch slot.
+    /// Requests waiting for a fetch slot, all callers together.
     pub max_queued_requests: usize,
+    /// Requests waiting for a fetch slot, per caller.
+    pub max_queued_per_caller: usize,
+    /// Longest wait for a fetch slot.
+    pub max_queue_wait_ms: u64,
+    /// Slots a caller alone cannot take (kept for the next caller to arrive).
+    pub reserved_fetch_slots: usize,
 }
 
 impl Default for LimitsConfig {
@@ -404,6 +429,9 @@ impl Default for LimitsConfig {
             max_body_bytes: MaxBodyBytes::default(),
             max_concurrent_fetches: DEFAULT_MAX_CONCURRENT_FETCHES,
             max_queued_requests: DEFAULT_MAX_QUEUED_REQUESTS,
+            max_queued_per_caller: DEFAULT_MAX_QUEUED_PER_CALLER,
+            max_queue_wait_ms: DEFAULT_MAX_QUEUE_WAIT_MS,
+            reserved_fetch_slots: DEFAULT_RESERVED_FETCH_SLOTS,
         }
     }
 }
@@ -495,10 +523,14 @@ pub struct RateConfig {
     pub per_caller_per_s: u32,
     /// Burst per caller.
     pub per_caller_burst: u32,
-    /// Upstream fetches per second per target host.
+    /// Upstream fetches per second per target host, all callers together (every hop).
     pub per_target_host_per_s: u32,
-    /// Burst per target host.
+    /// Burst per target host, all callers together.
     pub per_target_host_burst: u32,
+    /// Upstream fetches per second one caller may cause to one target host.
+    pub per_caller_target_host_per_s: u32,
+    /// Burst one caller may cause to one target host.
+    pub per_caller_target_host_burst: u32,
 }
 
 impl Default for RateConfig {
@@ -508,19 +540,39 @@ impl Default for RateConfig {
             per_caller_burst: DEFAULT_RATE_PER_CALLER_BURST,
             per_target_host_per_s: DEFAULT_RATE_PER_HOST_PER_S,
             per_target_host_burst: DEFAULT_RATE_PER_HOST_BURST,
+            per_caller_target_host_per_s: DEFAULT_RATE_PER_CALLER_HOST_PER_S,
+            per_caller_target_host_burst: DEFAULT_RATE_PER_CALLER_HOST_BURST,
         }
     }
 }
 
-/// Signature algorithm of the verdict key.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+/// Signature algorithm of the verdict key, by its JWS name (RFC 7518, RFC 8037, RFC 9864).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 pub enum SigningAlg {
-    /// Ed25519 (RFC 8037).
-    #[default]
+    /// Ed25519 under the fully-specified name of RFC 9864 §2.2; the modern spelling, but
+    /// not every verifier knows it yet (see docs/conformance.md, "Verdict algorithms").
+    Ed25519,
+    /// Ed25519 under the polymorphic RFC 8037 name, deprecated by RFC 9864 yet still the
+    /// name most verifiers know for Ed25519.
     EdDSA,
-    /// ECDSA P-256 with SHA-256.
+    /// ECDSA P-256 with SHA-256 (RFC 7518 §3.4).
     ES256,
 }
+
+/// Default verdict algorithm: `ES256`, the only one every verifier in the tested table
+/// (joserfc, PyJWT, jose, jsonwebtoken) accepts without deprecation warnings
+/// (docs/conformance.md, "Verdict algorithms"; `scripts/alg-interop.sh`).
+pub const DEFAULT_SIGNING_ALG: SigningAlg = SigningAlg::ES256;
+
+/// JWS name given to an Ed25519 key file when `[signing] alg` is not set: `EdDSA`, because
+/// `jsonwebtoken` 11 and older PyJWT cannot even parse a header naming `Ed25519`.
+pub const DEFAULT_ED25519_KEY_ALG: SigningAlg = SigningAlg::EdDSA;
+
+/// Default profile: `oauth`, the specifications alone. Real, conforming documents from
+/// large providers and atproto apps fail the MCP-only rules; under `oauth` those rules are
+/// still reported, as warnings tagged `mcp`, so an MCP deployment sees them and can make
+/// them errors with `profile = "mcp"` (config) or `"profile": "mcp"` (per request).
+pub const DEFAULT_PROFILE: Profile = Profile::Oauth;
 
 /// `[signing]`
 #[derive(Clone, Debug, Deserialize)]
@@ -530,8 +582,11 @@ pub struct SigningConfig {
     pub key_file: Option<PathBuf>,
     /// Older keys still published in `/v1/keys` during rotation (they do not sign).
     pub previous_key_files: Vec<PathBuf>,
-    /// Algorithm of the ephemeral key made when no key file is set.
-    pub ephemeral_alg: SigningAlg,
+    /// Verdict algorithm. Absent: an ephemeral key uses [`DEFAULT_SIGNING_ALG`] and a key
+    /// file its own type's name (an Ed25519 file [`DEFAULT_ED25519_KEY_ALG`]). Set: the
+    /// ephemeral key is of this algorithm and key files must fit it (`Ed25519` and `EdDSA`
+    /// both fit an Ed25519 key: they only change the published name).
+    pub alg: Option<SigningAlg>,
     /// `iss` claim.
     pub issuer: String,
 }
@@ -541,20 +596,32 @@ impl Default for SigningConfig {
         SigningConfig {
             key_file: None,
             previous_key_files: Vec::new(),
-            ephemeral_alg: SigningAlg::EdDSA,
+            alg: None,
             issuer: DEFAULT_ISSUER.to_owned(),
         }
     }
 }
 
-/// `[documents]`: stricter-than-spec policy an operator may turn on.
-#[derive(Clone, Debug, Default, Deserialize)]
+/// `[documents]`: the rule book and stricter-than-spec policy an operator may turn on.
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DocumentsConfig {
+    /// Profile used when a request (or `--profile`) does not name one.
+    pub profile: Profile,
     /// CIMD redirect URIs (https ones) and `client_uri` must share the client_id's origin.
     pub cimd_same_origin_redirects: bool,
     /// When non-empty, client_id hosts must equal or be a subdomain of one of these.
     pub client_id_domains: Vec<String>,
+}
+
+impl Default for DocumentsConfig {
+    fn default() -> Self {
+        DocumentsConfig {
+            profile: DEFAULT_PROFILE,
+            cimd_same_origin_redirects: false,
+            client_id_domains: Vec::new(),
+        }
+    }
 }
 
 impl Config {
@@ -574,6 +641,7 @@ impl Config {
             ("limits.tls_timeout_ms", l.tls_timeout_ms),
             ("limits.first_byte_timeout_ms", l.first_byte_timeout_ms),
             ("limits.body_timeout_ms", l.body_timeout_ms),
+            ("limits.max_queue_wait_ms", l.max_queue_wait_ms),
             ("resolver.timeout_ms", self.resolver.timeout_ms),
             (
                 "server.request_read_timeout_ms",
@@ -601,7 +669,10 @@ impl Config {
             });
         }
         let r = &self.rate;
-        if r.per_caller_per_s == 0 || r.per_target_host_per_s == 0 {
+        if r.per_caller_per_s == 0
+            || r.per_target_host_per_s == 0
+            || r.per_caller_target_host_per_s == 0
+        {
             return Err(ConfigError::Range {
                 key: "rate",
                 why: "rates must be greater than zero",
@@ -710,6 +781,37 @@ mod tests {
         let roles = "[[proxy.callers]]\nname = \"as\"\nallow_hosts = [\"*.example.com\"]\nreport_only = true\n";
         let c = Config::from_toml_str(roles).unwrap();
         assert!(c.proxy.callers[0].report_only);
+    }
+
+    #[test]
+    fn admission_keys_parse_and_queue_wait_must_be_positive() {
+        let text = "[rate]\nper_caller_target_host_per_s = 3\nper_caller_target_host_burst = 7\n\
+                    [limits]\nmax_queued_per_caller = 9\nmax_queue_wait_ms = 250\nreserved_fetch_slots = 2\n";
+        let c = Config::from_toml_str(text).unwrap();
+        assert_eq!(
+            (
+                c.rate.per_caller_target_host_per_s,
+                c.rate.per_caller_target_host_burst
+            ),
+            (3, 7)
+        );
+        assert_eq!(
+            (
+                c.limits.max_queued_per_caller,
+                c.limits.max_queue_wait_ms,
+                c.limits.reserved_fetch_slots
+            ),
+            (9, 250, 2)
+        );
+        let err = Config::from_toml_str("[limits]\nmax_queue_wait_ms = 0\n").unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Range {
+                key: "limits.max_queue_wait_ms",
+                ..
+            }
+        ));
+        assert!(Config::from_toml_str("[rate]\nper_caller_target_host_per_s = 0\n").is_err());
     }
 
     #[test]

@@ -106,3 +106,56 @@ impl fmt::Display for Outcome {
         f.write_str(self.as_str())
     }
 }
+
+/// Which rule book a document is judged by. The RFCs alone are not what every ecosystem
+/// deploys: MCP adds MUSTs (PKCE S256, `client_name`), AT Protocol adds its own client rules
+/// (DPoP, `application_type`, the `atproto` scope). Applying one ecosystem's rules to
+/// everybody makes false alarms, and a validator that cries wolf gets switched off.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Profile {
+    /// RFC 6749/7591/8414/9728/7517/7518/8037 and the CIMD draft alone. MCP-only rules are
+    /// still reported, as warnings tagged `mcp`, so an MCP operator sees them. The default:
+    /// no real, standard-conforming document fails under it.
+    #[default]
+    Oauth,
+    /// `oauth` plus the MCP 2025-11-25 authorization MUSTs, as errors.
+    Mcp,
+    /// `oauth` plus the AT Protocol OAuth client metadata rules (atproto.com/specs/oauth).
+    Atproto,
+}
+
+impl Profile {
+    /// Every profile, for tests and docs.
+    pub const ALL: [Profile; 3] = [Profile::Oauth, Profile::Mcp, Profile::Atproto];
+
+    /// Wire form (API body, config, CLI flag, verdict claim, problem tag).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Profile::Oauth => "oauth",
+            Profile::Mcp => "mcp",
+            Profile::Atproto => "atproto",
+        }
+    }
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Error for an unknown profile name.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown profile {0:?}; expected one of oauth, mcp, atproto")]
+pub struct UnknownProfile(pub String);
+
+impl FromStr for Profile {
+    type Err = UnknownProfile;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Profile::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| UnknownProfile(s.to_owned()))
+    }
+}

@@ -8,6 +8,8 @@
 use serde::{Serialize, Serializer};
 use std::fmt;
 
+use crate::kind::Profile;
+
 /// Stable snake_case name of a problem; never renamed silently.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Code(&'static str);
@@ -58,6 +60,10 @@ pub struct Problem {
     pub at: Option<String>,
     /// Error or warning.
     pub severity: Severity,
+    /// The profile whose rule raised it, for rules that only one profile has (MCP, AT
+    /// Protocol); absent for rules of the specifications every profile shares.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
 }
 
 impl Problem {
@@ -68,6 +74,7 @@ impl Problem {
             detail: detail.into(),
             at: None,
             severity: Severity::Error,
+            profile: None,
         }
     }
 
@@ -78,12 +85,19 @@ impl Problem {
             detail: detail.into(),
             at: None,
             severity: Severity::Warning,
+            profile: None,
         }
     }
 
     /// Points the problem at a field of the document.
     pub fn at(mut self, pointer: impl Into<String>) -> Self {
         self.at = Some(pointer.into());
+        self
+    }
+
+    /// Tags the problem with the profile whose rule raised it.
+    pub fn by(mut self, profile: Profile) -> Self {
+        self.profile = Some(profile);
         self
     }
 

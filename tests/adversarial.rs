@@ -2469,6 +2469,8 @@ async fn caller_cases(lab: &SealedLab, results: &mut Results) {
         cfg.rate.per_caller_burst = 1_000;
         cfg.rate.per_target_host_per_s = 1_000;
         cfg.rate.per_target_host_burst = 1_000;
+        cfg.rate.per_caller_target_host_per_s = 1_000;
+        cfg.rate.per_caller_target_host_burst = 1_000;
     })
     .await;
     let tight = start_api(lab, |cfg| {
@@ -2476,6 +2478,8 @@ async fn caller_cases(lab: &SealedLab, results: &mut Results) {
         cfg.rate.per_caller_burst = 5;
         cfg.rate.per_target_host_per_s = 1_000;
         cfg.rate.per_target_host_burst = 1_000;
+        cfg.rate.per_caller_target_host_per_s = 1_000;
+        cfg.rate.per_caller_target_host_burst = 1_000;
     })
     .await;
     let good = serde_json::json!({"url": "https://good.test/doc.json", "kind": "json"}).to_string();
@@ -2987,6 +2991,8 @@ async fn run_catalogue(net: SealedNet) {
         cfg.rate.per_caller_burst = 10_000;
         cfg.rate.per_target_host_per_s = 10_000;
         cfg.rate.per_target_host_burst = 10_000;
+        cfg.rate.per_caller_target_host_per_s = 10_000;
+        cfg.rate.per_caller_target_host_burst = 10_000;
         cfg.cache.negative_ttl_s = 0;
     })
     .await;

@@ -151,6 +151,7 @@ impl<'a> ValidatorInput<'a> {
                 Expect {
                     resource: Some(e.to_owned()),
                     issuer: Some(e.to_owned()),
+                    profile: None,
                 },
             ),
             None => (line, Expect::default()),

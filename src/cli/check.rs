@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use portcullis::assemble;
 use portcullis::documents::Expect;
 use portcullis::judge::{self, JudgeRequest};
-use portcullis::kind::{Kind, Outcome};
+use portcullis::kind::{Kind, Outcome, Profile};
 use portcullis::service::ttl;
 use portcullis::verdict::{Claims, VerdictInput, new_jti};
 
@@ -15,7 +15,8 @@ use super::{EXIT_NOT_OK, EXIT_OK, usage_error};
 /// `aud` of claims printed by the CLI.
 const CLI_AUDIENCE: &str = "cli";
 
-fn parse_expect(pairs: &[String]) -> Result<Expect, String> {
+/// Parses `--expect resource=URL` / `issuer=URL` pairs (shared with `validate`).
+pub(super) fn parse_expect(pairs: &[String]) -> Result<Expect, String> {
     let mut expect = Expect::default();
     for pair in pairs {
         match pair.split_once('=') {
@@ -35,6 +36,7 @@ pub async fn run(
     url: &str,
     kind: Kind,
     expect: &[String],
+    profile: Option<Profile>,
     config: Option<&Path>,
     json: bool,
 ) -> u8 {
@@ -49,7 +51,7 @@ pub async fn run(
     let request = JudgeRequest {
         kind,
         url: url.to_owned(),
-        expect,
+        expect: Expect { profile, ..expect },
     };
     let judgement = judge::judge(&fetcher, &config, &request).await;
     let now = SystemTime::now()
@@ -68,6 +70,7 @@ pub async fn run(
             audience: CLI_AUDIENCE,
             url,
             kind,
+            profile: Some(profile.unwrap_or(config.documents.profile)),
             outcome: judgement.outcome,
             problems: judgement.problems.clone(),
             fetch: Some(judgement.facts.clone()),
@@ -93,7 +96,8 @@ pub async fn run(
     }
 }
 
-fn print_summary(claims: &Claims) {
+/// Prints claims for people (shared with `validate`).
+pub(super) fn print_summary(claims: &Claims) {
     println!("outcome:  {}", claims.outcome);
     println!("url:      {}", claims.url);
     println!("kind:     {}", claims.kind);

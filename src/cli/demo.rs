@@ -268,6 +268,7 @@ pub async fn run() -> u8 {
             url: url.clone(),
             kind,
             expect: ExpectBody::default(),
+            profile: None,
         };
         let reply = match lab.service.verdict("demo", request).await {
             Ok(reply) => reply,
@@ -292,7 +293,7 @@ pub async fn run() -> u8 {
         );
     }
     println!(
-        "\nEvery answer above is a signed verdict (JWS, EdDSA); keys: GET /v1/keys when serving."
+        "\nEvery answer above is a signed verdict (JWS, ES256 by default); keys: GET /v1/keys when serving."
     );
     EXIT_OK
 }

@@ -9,9 +9,14 @@ use super::{EXIT_OK, usage_error};
 
 pub fn run(out: &Path, alg: &str) -> u8 {
     let alg = match alg {
-        "EdDSA" | "eddsa" | "Ed25519" => SigningAlg::EdDSA,
+        "EdDSA" | "eddsa" => SigningAlg::EdDSA,
+        "Ed25519" | "ed25519" => SigningAlg::Ed25519,
         "ES256" | "es256" => SigningAlg::ES256,
-        other => return usage_error(format!("unknown --alg {other:?}; use EdDSA or ES256")),
+        other => {
+            return usage_error(format!(
+                "unknown --alg {other:?}; use ES256, Ed25519 or EdDSA"
+            ));
+        }
     };
     let key = SigningKey::generate(alg, &mut rand::rngs::OsRng);
     let pem = match key.to_pkcs8_pem() {
@@ -27,5 +32,9 @@ pub fn run(out: &Path, alg: &str) -> u8 {
         key.kid(),
         out.display()
     );
+    if alg == SigningAlg::Ed25519 {
+        // The PKCS#8 file holds an Ed25519 key, not the JWS name chosen for it.
+        eprintln!("set [signing] alg = \"Ed25519\" to publish it under that name");
+    }
     EXIT_OK
 }

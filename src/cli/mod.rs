@@ -6,11 +6,12 @@ mod demo;
 mod explain;
 mod keygen;
 mod serve;
+mod validate;
 
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
-use portcullis::kind::Kind;
+use portcullis::kind::{Kind, Profile};
 
 /// Exit code for `valid` / `allow`.
 pub const EXIT_OK: u8 = 0;
@@ -42,6 +43,32 @@ enum Command {
         /// Expectations: resource=URL or issuer=URL (repeatable).
         #[arg(long = "expect", value_name = "KEY=VALUE")]
         expect: Vec<String>,
+        /// Rule book: oauth, mcp or atproto (default: the config's [documents] profile).
+        #[arg(long)]
+        profile: Option<Profile>,
+        /// Config file (TOML); default: the embedded defaults.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Print one JSON object instead of a summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate a local document (file or `-` for stdin) without any network access.
+    Validate {
+        /// The document file, or `-` for stdin.
+        file: String,
+        /// What the document should be.
+        #[arg(long)]
+        kind: Kind,
+        /// The URL it is (or will be) served from; default: its own client_id/resource/issuer.
+        #[arg(long)]
+        url: Option<String>,
+        /// Expectations: resource=URL or issuer=URL (repeatable).
+        #[arg(long = "expect", value_name = "KEY=VALUE")]
+        expect: Vec<String>,
+        /// Rule book: oauth, mcp or atproto (default: the config's [documents] profile).
+        #[arg(long)]
+        profile: Option<Profile>,
         /// Config file (TOML); default: the embedded defaults.
         #[arg(long)]
         config: Option<PathBuf>,
@@ -71,8 +98,8 @@ enum Command {
         /// Where to write it (must not exist).
         #[arg(long)]
         out: PathBuf,
-        /// EdDSA (Ed25519) or ES256.
-        #[arg(long, default_value = "EdDSA")]
+        /// ES256 (the default), Ed25519 (RFC 9864 name) or EdDSA (RFC 8037 name).
+        #[arg(long, default_value = "ES256")]
         alg: String,
     },
     /// Start a local DNS responder and TLS origin and show what Portcullis stops.
@@ -86,9 +113,27 @@ pub async fn run(cli: Cli) -> u8 {
             url,
             kind,
             expect,
+            profile,
             config,
             json,
-        } => check::run(&url, kind, &expect, config.as_deref(), json).await,
+        } => check::run(&url, kind, &expect, profile, config.as_deref(), json).await,
+        Command::Validate {
+            file,
+            kind,
+            url,
+            expect,
+            profile,
+            config,
+            json,
+        } => validate::run(&validate::Args {
+            file: &file,
+            kind,
+            url: url.as_deref(),
+            expect: &expect,
+            profile,
+            config: config.as_deref(),
+            json,
+        }),
         Command::Explain {
             target,
             config,

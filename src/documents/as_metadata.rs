@@ -1,9 +1,8 @@
-//! OAuth 2.0 Authorization Server Metadata (RFC 8414) and OpenID Provider configuration,
-//! judged as an MCP 2025-11-25 client would use them.
+//! OAuth 2.0 Authorization Server Metadata (RFC 8414) and OpenID Provider configuration.
 //!
 //! The issuer check (RFC 8414 §3.3) stops mix-up attacks: the document must name the
 //! issuer its well-known URL was built from. MCP clients refuse servers without PKCE
-//! S256, so its absence is an error here.
+//! S256, so its absence is an error under the `mcp` profile (a warning under `oauth`).
 
 use serde_json::{Map, Value};
 
@@ -12,6 +11,7 @@ use super::fields::{
 };
 use super::well_known::issuers_from_metadata_url;
 use super::{Context, Expect};
+use crate::kind::Profile;
 use crate::problem::{Code, Problem};
 
 /// No expected issuer was given and the URL is not a well-known metadata URL to derive it from.
@@ -26,6 +26,14 @@ pub const ISSUER_TEMPLATED: Code = Code::new("issuer_templated");
 pub const PKCE_S256_NOT_SUPPORTED: Code = Code::new("pkce_s256_not_supported");
 /// `code_challenge_methods_supported` offers `plain` (RFC 9700 §2.1.1 discourages it).
 pub const PKCE_PLAIN_SUPPORTED: Code = Code::new("pkce_plain_supported");
+/// An issuer identifier (`issuer`, or an `authorization_servers` entry of protected resource
+/// metadata) is itself a `/.well-known/oauth-authorization-server` or
+/// `/.well-known/openid-configuration` URL: clients build the metadata URL from the issuer,
+/// so discovery breaks (seen in real MCP servers' metadata).
+pub const ISSUER_IS_METADATA_URL: Code = Code::new("issuer_is_metadata_url");
+/// A `*_signing_alg_values_supported` list offers `none` (RFC 8414 §2 and RFC 9728 §2:
+/// "The value `none` MUST NOT be used").
+pub const SIGNING_ALG_NONE: Code = Code::new("signing_alg_none");
 
 /// Every code this module raises.
 pub const ALL_CODES: &[Code] = &[
@@ -35,9 +43,19 @@ pub const ALL_CODES: &[Code] = &[
     ISSUER_TEMPLATED,
     PKCE_S256_NOT_SUPPORTED,
     PKCE_PLAIN_SUPPORTED,
+    ISSUER_IS_METADATA_URL,
+    SIGNING_ALG_NONE,
 ];
 
-/// Endpoints a client calls: https required, fragments forbidden, egress rules apply.
+/// AS metadata members that list signing algorithms where `none` is forbidden.
+const SIGNING_ALG_MEMBERS: &[&str] = &[
+    "token_endpoint_auth_signing_alg_values_supported",
+    "revocation_endpoint_auth_signing_alg_values_supported",
+    "introspection_endpoint_auth_signing_alg_values_supported",
+];
+
+/// Endpoints a client calls server-side: https required, fragments forbidden, egress rules
+/// apply. (`authorization_endpoint` is judged as a browser URL, see [`BROWSER_MEMBERS`].)
 const ENDPOINT_MEMBERS: &[&str] = &[
     "token_endpoint",
     "jwks_uri",
@@ -47,9 +65,10 @@ const ENDPOINT_MEMBERS: &[&str] = &[
     "userinfo_endpoint",
     "device_authorization_endpoint",
     "pushed_authorization_request_endpoint",
-    "end_session_endpoint",
     "backchannel_authentication_endpoint",
 ];
+/// Endpoints only a user's browser visits: https and no fragment, but no egress rules.
+const BROWSER_MEMBERS: &[&str] = &["end_session_endpoint"];
 /// Pages for people: non-https is a warning.
 const LINK_MEMBERS: &[&str] = &["service_documentation", "op_policy_uri", "op_tos_uri"];
 /// Marker of the client_id metadata document support, always present in the output.
@@ -84,6 +103,7 @@ pub fn validate(
                 Problem::error(ISSUER_HAS_QUERY, "issuer must not have a query").at("/issuer"),
             );
         }
+        check_issuer_not_metadata_url(issuer, "/issuer", out);
         if issuer.contains('{') || issuer.contains('}') {
             out.push(
                 Problem::error(
@@ -130,7 +150,7 @@ pub fn validate(
         &map,
         "authorization_endpoint",
         authz_need,
-        UrlUse::Endpoint,
+        UrlUse::Browser,
         ctx,
         out,
     );
@@ -142,6 +162,9 @@ pub fn validate(
     }
     for name in ENDPOINT_MEMBERS {
         check_url_member(&map, name, Need::Optional, UrlUse::Endpoint, ctx, out);
+    }
+    for name in BROWSER_MEMBERS {
+        check_url_member(&map, name, Need::Optional, UrlUse::Browser, ctx, out);
     }
     for name in LINK_MEMBERS {
         check_url_member(&map, name, Need::Optional, UrlUse::Link, ctx, out);
@@ -155,13 +178,17 @@ pub fn validate(
     let methods: Vec<&str> = methods
         .map(|v| v.into_iter().map(|(_, s)| s).collect())
         .unwrap_or_default();
+    // MCP 2025-11-25: clients MUST refuse an AS whose metadata lacks S256. RFC 8414 makes
+    // the member optional, so under `oauth` this is a warning tagged `mcp`.
     if !methods.contains(&"S256") {
-        out.push(
+        ctx.profile_rule(
+            Profile::Mcp,
             Problem::error(
                 PKCE_S256_NOT_SUPPORTED,
                 "code_challenge_methods_supported must list S256 (MCP clients refuse otherwise)",
             )
             .at("/code_challenge_methods_supported"),
+            out,
         );
     }
     if methods.contains(&"plain") {
@@ -170,9 +197,54 @@ pub fn validate(
                 .at("/code_challenge_methods_supported"),
         );
     }
+    for name in SIGNING_ALG_MEMBERS {
+        check_no_none_alg(&map, name, out);
+    }
     let cimd = get_bool(&map, CIMD_SUPPORTED, out).unwrap_or(false);
     if !map.contains_key(CIMD_SUPPORTED) {
         map.insert(CIMD_SUPPORTED.into(), Value::Bool(cimd));
     }
     Value::Object(map)
+}
+
+/// Well-known suffixes a client appends to an issuer; an issuer ending in one is a metadata
+/// URL given where the issuer belongs.
+const METADATA_SUFFIXES: &[&str] = &[
+    "/.well-known/oauth-authorization-server",
+    "/.well-known/openid-configuration",
+];
+
+/// Reports an issuer identifier that is a metadata URL (RFC 8414 §3.1 inserts the suffix
+/// into the issuer; an issuer already holding it yields a URL that does not exist).
+pub(crate) fn check_issuer_not_metadata_url(issuer: &str, at: &str, out: &mut Vec<Problem>) {
+    let Ok(url) = url::Url::parse(issuer) else {
+        return;
+    };
+    let path = url.path().to_ascii_lowercase();
+    if METADATA_SUFFIXES
+        .iter()
+        .any(|s| path.starts_with(s) || path.ends_with(s) || path.contains(&format!("{s}/")))
+    {
+        out.push(
+            Problem::error(
+                ISSUER_IS_METADATA_URL,
+                format!("{issuer:?} is a metadata URL, not an issuer identifier"),
+            )
+            .at(at),
+        );
+    }
+}
+
+/// Reports `none` in a list of signing algorithms (RFC 8414 §2, RFC 9728 §2).
+pub(crate) fn check_no_none_alg(map: &Map<String, Value>, name: &str, out: &mut Vec<Problem>) {
+    if let Some(algs) = get_str_array(map, name, Need::Optional, out) {
+        for (i, alg) in algs {
+            if alg == "none" {
+                out.push(
+                    Problem::error(SIGNING_ALG_NONE, format!("{name} must not offer none"))
+                        .at(format!("/{name}/{i}")),
+                );
+            }
+        }
+    }
 }

@@ -10,10 +10,13 @@ use serde_json::{Map, Value};
 use url::{Host, Url};
 
 use super::Context;
-use super::fields::{EMPTY_VALUE, Need, UrlUse, check_url_member, get_str, get_str_array, ptr};
+use super::fields::{
+    EMPTY_VALUE, MISSING_MEMBER, Need, UrlUse, check_url_member, get_str, get_str_array, ptr,
+};
 use super::jwks;
 use super::well_known::split_https;
 use crate::config::DocumentsConfig;
+use crate::kind::Profile;
 use crate::problem::{Code, Problem};
 
 /// The client_id is not an absolute https URL with a host.
@@ -64,6 +67,27 @@ pub const CLIENT_URI_CROSS_ORIGIN: Code = Code::new("client_uri_cross_origin");
 pub const IMPLICIT_FLOW_NOT_ALLOWED: Code = Code::new("implicit_flow_not_allowed");
 /// `grant_types` and `response_types` disagree (`code` ⇔ `authorization_code`).
 pub const GRANT_RESPONSE_TYPE_MISMATCH: Code = Code::new("grant_response_type_mismatch");
+/// `client_credentials` with `token_endpoint_auth_method: none`: a public client cannot
+/// use that grant (RFC 6749 §4.4 requires client authentication).
+pub const PUBLIC_CLIENT_CREDENTIALS_GRANT: Code = Code::new("public_client_credentials_grant");
+/// atproto: a member the AT Protocol client metadata rules require is absent.
+pub const ATPROTO_MEMBER_REQUIRED: Code = Code::new("atproto_member_required");
+/// atproto: `dpop_bound_access_tokens` is not `true`.
+pub const ATPROTO_DPOP_REQUIRED: Code = Code::new("atproto_dpop_required");
+/// atproto: `scope` does not include `atproto`.
+pub const ATPROTO_SCOPE_MISSING: Code = Code::new("atproto_scope_missing");
+/// atproto: `application_type` is neither `web` nor `native`.
+pub const ATPROTO_APPLICATION_TYPE_INVALID: Code = Code::new("atproto_application_type_invalid");
+/// atproto: `grant_types`/`response_types` lack `authorization_code`/`code`, or name a
+/// grant atproto does not allow.
+pub const ATPROTO_GRANT_NOT_ALLOWED: Code = Code::new("atproto_grant_not_allowed");
+/// atproto: `token_endpoint_auth_method` is not `none` or `private_key_jwt`, or
+/// `private_key_jwt` lacks `token_endpoint_auth_signing_alg`.
+pub const ATPROTO_AUTH_METHOD_NOT_ALLOWED: Code = Code::new("atproto_auth_method_not_allowed");
+/// atproto: a redirect URI its application type does not allow (web: https only; native:
+/// https, `http://127.0.0.1` / `http://[::1]`, or a custom scheme that is the client_id
+/// host reversed, written `scheme:/path`).
+pub const ATPROTO_REDIRECT_URI_NOT_ALLOWED: Code = Code::new("atproto_redirect_uri_not_allowed");
 
 /// Every code this module raises.
 pub const ALL_CODES: &[Code] = &[
@@ -90,6 +114,14 @@ pub const ALL_CODES: &[Code] = &[
     CLIENT_URI_CROSS_ORIGIN,
     IMPLICIT_FLOW_NOT_ALLOWED,
     GRANT_RESPONSE_TYPE_MISMATCH,
+    PUBLIC_CLIENT_CREDENTIALS_GRANT,
+    ATPROTO_MEMBER_REQUIRED,
+    ATPROTO_DPOP_REQUIRED,
+    ATPROTO_SCOPE_MISSING,
+    ATPROTO_APPLICATION_TYPE_INVALID,
+    ATPROTO_GRANT_NOT_ALLOWED,
+    ATPROTO_AUTH_METHOD_NOT_ALLOWED,
+    ATPROTO_REDIRECT_URI_NOT_ALLOWED,
 ];
 
 const SHARED_SECRET_METHODS: &[&str] = &[
@@ -103,12 +135,21 @@ const KNOWN_METHODS: &[&str] = &[
     "tls_client_auth",
     "self_signed_tls_client_auth",
 ];
+/// URL members and how each is used: `jwks_uri`, OpenID's `sector_identifier_uri` and
+/// `backchannel_logout_uri` are fetched or called server-side by the AS (egress rules apply,
+/// errors); `initiate_login_uri` and `frontchannel_logout_uri` are visited by the browser;
+/// the rest are shown to people and at most prefetched (a logo), so non-https and
+/// egress-rule problems are warnings.
 const URL_MEMBERS: &[(&str, UrlUse)] = &[
-    ("client_uri", UrlUse::Endpoint),
-    ("logo_uri", UrlUse::Endpoint),
-    ("tos_uri", UrlUse::Endpoint),
-    ("policy_uri", UrlUse::Endpoint),
+    ("client_uri", UrlUse::Display),
+    ("logo_uri", UrlUse::Display),
+    ("tos_uri", UrlUse::Display),
+    ("policy_uri", UrlUse::Display),
     ("jwks_uri", UrlUse::Endpoint),
+    ("sector_identifier_uri", UrlUse::Endpoint),
+    ("backchannel_logout_uri", UrlUse::Endpoint),
+    ("initiate_login_uri", UrlUse::Browser),
+    ("frontchannel_logout_uri", UrlUse::Browser),
 ];
 
 /// Checks the shape of a client_id URL before it is fetched; errors mean "do not fetch".
@@ -288,8 +329,19 @@ pub fn validate(
         }
     }
 
-    // Redirect URIs.
-    if let Some(uris) = get_str_array(&map, "redirect_uris", Need::Required, out) {
+    // Redirect URIs: required for redirect-based grants (RFC 9700 §2.1 exact registration;
+    // the CIMD draft exempts client_credentials and other grants without redirects), and
+    // always by MCP 2025-11-25.
+    if !map.contains_key("redirect_uris") {
+        let missing =
+            Problem::error(MISSING_MEMBER, "redirect_uris is required").at("/redirect_uris");
+        if uses_redirects(&map) {
+            out.push(missing);
+        } else {
+            ctx.profile_rule(Profile::Mcp, missing, out);
+        }
+    }
+    if let Some(uris) = get_str_array(&map, "redirect_uris", Need::Optional, out) {
         if uris.is_empty()
             && map
                 .get("redirect_uris")
@@ -317,11 +369,22 @@ pub fn validate(
         }
     }
 
-    // Human-readable name (required by MCP).
-    if let Some(name) = get_str(&map, "client_name", Need::Required, out)
-        && name.trim().is_empty()
-    {
-        out.push(Problem::error(EMPTY_VALUE, "client_name must not be empty").at("/client_name"));
+    // Human-readable name: MCP 2025-11-25 requires it in a client metadata document;
+    // RFC 7591 and the CIMD draft do not.
+    match map.get("client_name") {
+        None => ctx.profile_rule(
+            Profile::Mcp,
+            Problem::error(MISSING_MEMBER, "client_name is required by MCP").at("/client_name"),
+            out,
+        ),
+        Some(Value::String(name)) if name.trim().is_empty() => ctx.profile_rule(
+            Profile::Mcp,
+            Problem::error(EMPTY_VALUE, "client_name must not be empty").at("/client_name"),
+            out,
+        ),
+        Some(_) => {
+            get_str(&map, "client_name", Need::Optional, out);
+        }
     }
 
     for (name, use_) in URL_MEMBERS {
@@ -341,8 +404,53 @@ pub fn validate(
         }
     }
 
+    // OpenID `request_uris`: request objects the AS may fetch server-side.
+    if let Some(uris) = get_str_array(&map, "request_uris", Need::Optional, out) {
+        for (i, uri) in uris {
+            super::fields::check_url(
+                uri,
+                &format!("/request_uris/{i}"),
+                UrlUse::Endpoint,
+                ctx,
+                out,
+            );
+        }
+    }
     check_grants(&map, out);
+    if method == Some("none") {
+        let grants = get_str_array(&map, "grant_types", Need::Optional, &mut Vec::new());
+        if grants.is_some_and(|g| g.iter().any(|(_, s)| *s == "client_credentials")) {
+            out.push(
+                Problem::error(
+                    PUBLIC_CLIENT_CREDENTIALS_GRANT,
+                    "client_credentials needs client authentication; a client with token_endpoint_auth_method none cannot use it",
+                )
+                .at("/grant_types"),
+            );
+        }
+    }
+    if ctx.profile == Profile::Atproto {
+        super::atproto::check_client(&map, own_origin_host(requested_url).as_deref(), ctx, out);
+    }
     Value::Object(map)
+}
+
+/// Whether the client's grants use the authorization endpoint and so a redirect URI
+/// (`grant_types` defaults to `authorization_code`, RFC 7591 §2).
+fn uses_redirects(map: &Map<String, Value>) -> bool {
+    match map.get("grant_types").and_then(Value::as_array) {
+        None => true,
+        Some(grants) => grants
+            .iter()
+            .any(|g| matches!(g.as_str(), Some("authorization_code" | "implicit"))),
+    }
+}
+
+/// The client_id's host, for atproto's custom-scheme rule.
+fn own_origin_host(requested_url: &str) -> Option<String> {
+    Url::parse(requested_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
 }
 
 /// Returns whether the URI is on a loopback host (for the loopback-only warning).
@@ -421,9 +529,17 @@ fn check_grants(map: &Map<String, Value>, out: &mut Vec<Problem>) {
     let grants = get_str_array(map, "grant_types", Need::Optional, out)
         .map(|v| v.into_iter().map(|(_, s)| s).collect::<Vec<_>>())
         .unwrap_or_else(|| vec!["authorization_code"]);
+    // RFC 7591 §2 defaults response_types to `code`; a client whose grants do not use the
+    // authorization endpoint (device code, client credentials) is not thereby inconsistent.
     let responses = get_str_array(map, "response_types", Need::Optional, out)
         .map(|v| v.into_iter().map(|(_, s)| s).collect::<Vec<_>>())
-        .unwrap_or_else(|| vec!["code"]);
+        .unwrap_or_else(|| {
+            if grants.contains(&"authorization_code") {
+                vec!["code"]
+            } else {
+                Vec::new()
+            }
+        });
     if grants.contains(&"implicit") {
         out.push(
             Problem::error(

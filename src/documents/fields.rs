@@ -131,13 +131,26 @@ pub(crate) fn get_str_array<'a>(
 /// How strictly a URL member is judged.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum UrlUse {
-    /// Fetched or trusted by a client: https required, fragment forbidden, egress rules apply.
+    /// Fetched server-side (by the AS, a resource server or a server-side client): https
+    /// required, fragment forbidden, and the egress rules apply, because a document must not
+    /// point a later server-side fetch at an internal address.
     Endpoint,
-    /// Shown to people (policy, terms, docs): non-https is only a warning; egress rules apply.
+    /// Visited by a user's browser only (`authorization_endpoint`, `end_session_endpoint`):
+    /// https required, fragment forbidden (RFC 6749 §3.1), but no egress rules — a port or
+    /// an intranet name there is the server's own business, no server fetches it.
+    Browser,
+    /// Shown to people (policy, terms, docs of a server): non-https is only a warning and
+    /// the egress rules do not apply.
     Link,
+    /// Shown to people but possibly prefetched by the AS (a client's `logo_uri`,
+    /// `client_uri`, `tos_uri`, `policy_uri`: the CIMD draft tells an AS to prefetch logos
+    /// and never to fetch URLs of a CIMD that reach special-use addresses): non-https and
+    /// egress-rule problems are warnings, so an AS that prefetches knows to refuse.
+    Display,
 }
 
-/// Checks one URL found at `at`: absolute, https, no fragment (endpoints), egress rules.
+/// Checks one URL found at `at`: absolute, https, no fragment (endpoints), egress rules
+/// (server-side endpoints only).
 pub(crate) fn check_url(
     value: &str,
     at: &str,
@@ -162,18 +175,26 @@ pub(crate) fn check_url(
         let detail = format!("{value:?} does not use https");
         out.push(
             match use_ {
-                UrlUse::Endpoint => Problem::error(URL_NOT_HTTPS, detail),
-                UrlUse::Link => Problem::warning(URL_NOT_HTTPS, detail),
+                UrlUse::Endpoint | UrlUse::Browser => Problem::error(URL_NOT_HTTPS, detail),
+                UrlUse::Link | UrlUse::Display => Problem::warning(URL_NOT_HTTPS, detail),
             }
             .at(at),
         );
     }
-    if use_ == UrlUse::Endpoint && value.contains('#') {
+    if matches!(use_, UrlUse::Endpoint | UrlUse::Browser) && value.contains('#') {
         out.push(Problem::error(URL_HAS_FRAGMENT, format!("{value:?} has a fragment")).at(at));
     }
-    for p in ctx.url_rules.url_problems(value) {
-        let p = if p.at.is_none() { p.at(at) } else { p };
-        out.push(p);
+    if matches!(use_, UrlUse::Endpoint | UrlUse::Display) {
+        for p in ctx.url_rules.url_problems(value) {
+            let p = if p.at.is_none() { p.at(at) } else { p };
+            out.push(match use_ {
+                UrlUse::Display => Problem {
+                    severity: crate::problem::Severity::Warning,
+                    ..p
+                },
+                _ => p,
+            });
+        }
     }
     Some(url)
 }

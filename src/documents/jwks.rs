@@ -24,11 +24,12 @@ use crate::problem::{Code, Problem, Severity};
 pub const JWKS_TOO_MANY_KEYS: Code = Code::new("jwks_too_many_keys");
 /// No key of the set is usable (empty set, or every key skipped or invalid).
 pub const JWKS_NO_USABLE_KEYS: Code = Code::new("jwks_no_usable_keys");
-/// Two keys (not skipped) with the same `use` (or one without `use`) share a `kid`, so a verifier
-/// cannot tell which key a token names.
+/// Two different keys (not skipped) of the same `kty` and the same `use` (or one without
+/// `use`) share a `kid`, so a verifier cannot tell which key a token names. RFC 7517 §4.5
+/// allows one `kid` on keys of different `kty`, and on one key listed once per algorithm.
 pub const JWKS_DUPLICATE_KID: Code = Code::new("jwks_duplicate_kid");
-/// The same public key appears twice under different entries (harmless, but a sign of a
-/// botched rotation).
+/// The same public key appears twice with the same `alg` (harmless, but a sign of a botched
+/// rotation); one key listed once per algorithm is not reported.
 pub const JWKS_DUPLICATE_KEY: Code = Code::new("jwks_duplicate_key");
 /// A key was skipped (cannot be used); the reasons are reported next to it as warnings.
 pub const JWK_SKIPPED: Code = Code::new("jwk_skipped");
@@ -44,8 +45,10 @@ pub const JWK_PRIVATE_MEMBER: Code = Code::new("jwk_private_member");
 pub const JWK_MISSING_MEMBER: Code = Code::new("jwk_missing_member");
 /// A member is not base64url (RFC 7515 §2: URL-safe alphabet, no padding).
 pub const JWK_BAD_BASE64URL: Code = Code::new("jwk_bad_base64url");
-/// A base64url member carries `=` padding, which RFC 7515 §2 omits.
+/// A base64url member carries `=` padding, which RFC 7515 §2 omits (warning: decodable).
 pub const JWK_BASE64_PADDING: Code = Code::new("jwk_base64_padding");
+/// A base64url member uses the standard alphabet (`+`, `/`) (warning: decodable).
+pub const JWK_STANDARD_BASE64: Code = Code::new("jwk_standard_base64");
 /// The RSA modulus is shorter than [`MIN_RSA_BITS`].
 pub const JWK_RSA_TOO_SMALL: Code = Code::new("jwk_rsa_too_small");
 /// The RSA public exponent is even, below 3, or not below 2^32.
@@ -102,6 +105,7 @@ pub const ALL_CODES: &[Code] = &[
     JWK_MISSING_MEMBER,
     JWK_BAD_BASE64URL,
     JWK_BASE64_PADDING,
+    JWK_STANDARD_BASE64,
     JWK_RSA_TOO_SMALL,
     JWK_RSA_BAD_EXPONENT,
     JWK_RSA_INVALID,
@@ -223,15 +227,35 @@ impl KeyCheck {
             );
             return None;
         };
+        // Decision (docs/conformance.md, "Padded and standard base64"): RFC 7515 §2 wants
+        // base64url without padding, but the bytes of a padded or standard-alphabet value are
+        // unambiguous and most verifiers (PyJWT, Node's JWK import, Go, Java) decode them, so
+        // both are warnings and the key stays usable; strict decoders (Rust jsonwebtoken)
+        // refuse them, which the warning says. Anything that is not base64 at all is an error.
         let trimmed = s.trim_end_matches('=');
         if trimmed.len() != s.len() {
             self.add(
-                Class::Malformed,
+                Class::Cosmetic,
                 JWK_BASE64_PADDING,
-                format!("{name} carries '=' padding"),
+                format!("{name} carries '=' padding (strict base64url decoders refuse it)"),
                 Some(name),
             );
         }
+        let normalized;
+        let trimmed = if trimmed.contains(['+', '/']) {
+            self.add(
+                Class::Cosmetic,
+                JWK_STANDARD_BASE64,
+                format!(
+                    "{name} uses the standard base64 alphabet ('+' or '/'), not base64url (strict decoders refuse it)"
+                ),
+                Some(name),
+            );
+            normalized = trimmed.replace('+', "-").replace('/', "_");
+            normalized.as_str()
+        } else {
+            trimmed
+        };
         match URL_SAFE_NO_PAD.decode(trimmed) {
             Ok(bytes) => Some(bytes),
             Err(e) => {
@@ -317,6 +341,8 @@ enum KeyResult {
 struct Ident {
     index: usize,
     kid: Option<String>,
+    kty: String,
+    alg: Option<String>,
     use_: Option<String>,
     thumbprint: String,
 }
@@ -370,7 +396,8 @@ pub fn validate(map: &Map<String, Value>, ctx: &Context<'_>, out: &mut Vec<Probl
         for a in &idents[..j] {
             if let (Some(ka), Some(kb)) = (&a.kid, &b.kid) {
                 let same_use = a.use_.is_none() || b.use_.is_none() || a.use_ == b.use_;
-                if ka == kb && same_use {
+                let ambiguous = a.kty == b.kty && a.thumbprint != b.thumbprint;
+                if ka == kb && same_use && ambiguous {
                     out.push(
                         Problem::error(
                             JWKS_DUPLICATE_KID,
@@ -380,7 +407,7 @@ pub fn validate(map: &Map<String, Value>, ctx: &Context<'_>, out: &mut Vec<Probl
                     );
                 }
             }
-            if a.thumbprint == b.thumbprint {
+            if a.thumbprint == b.thumbprint && a.alg == b.alg {
                 out.push(
                     Problem::warning(
                         JWKS_DUPLICATE_KEY,
@@ -626,6 +653,8 @@ fn check_key(
     let ident = Ident {
         index: i,
         kid: kid.map(str::to_owned),
+        kty: kty.to_owned(),
+        alg: alg.map(str::to_owned),
         use_: use_.map(str::to_owned),
         thumbprint: thumbprint.clone(),
     };

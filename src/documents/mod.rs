@@ -5,6 +5,7 @@
 //! the egress policy implements, so this module never decides what an address means.
 
 pub mod as_metadata;
+pub mod atproto;
 pub mod cimd;
 pub mod fields;
 pub mod jwks;
@@ -17,7 +18,7 @@ use serde_json::Value;
 pub use strict_json::JsonLimits;
 
 use crate::config::DocumentsConfig;
-use crate::kind::Kind;
+use crate::kind::{Kind, Profile};
 use crate::problem::{Code, Problem, any_error};
 
 /// What the caller already knows the document must say; absent fields are derived from
@@ -28,6 +29,8 @@ pub struct Expect {
     pub resource: Option<String>,
     /// Issuer the authorization server metadata must name (RFC 8414 §3.3).
     pub issuer: Option<String>,
+    /// Rule book to judge by; `None` takes the configured `[documents] profile`.
+    pub profile: Option<Profile>,
 }
 
 /// Judges URLs found inside documents (the egress policy implements it), because a
@@ -46,6 +49,8 @@ pub struct Context<'a> {
     pub options: &'a DocumentsConfig,
     /// Shape limits for the strict JSON reader.
     pub limits: JsonLimits,
+    /// The profile in force (set by [`validate`] from [`Expect::profile`] or the config).
+    pub profile: Profile,
 }
 
 impl<'a> Context<'a> {
@@ -55,6 +60,30 @@ impl<'a> Context<'a> {
             url_rules,
             options,
             limits: JsonLimits::default(),
+            profile: options.profile,
+        }
+    }
+
+    /// Records the problem of a rule only `rule_profile` has: an error under that profile,
+    /// a warning under `oauth` when the rule is MCP's (so MCP operators see it without the
+    /// default profile crying wolf), nothing otherwise. Always tagged with `rule_profile`.
+    pub(crate) fn profile_rule(
+        &self,
+        rule_profile: Profile,
+        problem: Problem,
+        out: &mut Vec<Problem>,
+    ) {
+        let problem = problem.by(rule_profile);
+        if self.profile == rule_profile {
+            out.push(Problem {
+                severity: crate::problem::Severity::Error,
+                ..problem
+            });
+        } else if self.profile == Profile::Oauth && rule_profile == Profile::Mcp {
+            out.push(Problem {
+                severity: crate::problem::Severity::Warning,
+                ..problem
+            });
         }
     }
 }
@@ -84,6 +113,19 @@ pub fn validate(
     expect: &Expect,
     ctx: &Context<'_>,
 ) -> Validated {
+    let profiled;
+    let ctx = match expect.profile {
+        Some(p) if p != ctx.profile => {
+            profiled = Context {
+                url_rules: ctx.url_rules,
+                options: ctx.options,
+                limits: ctx.limits,
+                profile: p,
+            };
+            &profiled
+        }
+        _ => ctx,
+    };
     let map = match strict_json::read_object(body, &ctx.limits) {
         Ok(map) => map,
         Err(problem) => {

@@ -1,5 +1,5 @@
 //! OAuth 2.0 Protected Resource Metadata (RFC 9728), with MCP 2025-11-25's requirement
-//! that `authorization_servers` is present.
+//! that `authorization_servers` is present (an `mcp` profile rule).
 //!
 //! The `resource` check (RFC 9728 §3.3) is what stops a malicious resource from
 //! impersonating another: the document must name the exact resource whose well-known URL
@@ -12,6 +12,7 @@ use super::fields::{
 };
 use super::well_known::resources_from_metadata_url;
 use super::{Context, Expect};
+use crate::kind::Profile;
 use crate::problem::{Code, Problem};
 
 /// No expected resource was given and the URL is not a well-known PRM URL to derive it from.
@@ -71,7 +72,19 @@ pub fn validate(
             );
         }
     }
-    if let Some(servers) = get_str_array(&map, "authorization_servers", Need::Required, out) {
+    // RFC 9728 §2 makes authorization_servers optional; MCP 2025-11-25 requires it.
+    if !map.contains_key("authorization_servers") {
+        ctx.profile_rule(
+            Profile::Mcp,
+            Problem::error(
+                super::fields::MISSING_MEMBER,
+                "authorization_servers is required by MCP",
+            )
+            .at("/authorization_servers"),
+            out,
+        );
+    }
+    if let Some(servers) = get_str_array(&map, "authorization_servers", Need::Optional, out) {
         if servers.is_empty() {
             out.push(
                 Problem::error(
@@ -83,6 +96,7 @@ pub fn validate(
         }
         for (i, issuer) in servers {
             let at = format!("/authorization_servers/{i}");
+            super::as_metadata::check_issuer_not_metadata_url(issuer, &at, out);
             if let Some(url) = check_url(issuer, &at, UrlUse::Endpoint, ctx, out)
                 && url.query().is_some()
             {
@@ -97,6 +111,7 @@ pub fn validate(
         }
     }
     check_url_member(&map, "jwks_uri", Need::Optional, UrlUse::Endpoint, ctx, out);
+    super::as_metadata::check_no_none_alg(&map, "resource_signing_alg_values_supported", out);
     for name in LINK_MEMBERS {
         check_url_member(&map, name, Need::Optional, UrlUse::Link, ctx, out);
     }

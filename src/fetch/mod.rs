@@ -176,6 +176,16 @@ pub struct FetchReport {
     pub timings: PhaseTimings,
 }
 
+/// Asked before every hop of a fetch, before its DNS query and connection: lets the service
+/// apply limits that depend on the hop's host (the per-target-host rate applies to redirect
+/// targets too) without the fetcher knowing anything about callers or rates.
+pub trait HopGate: Send + Sync {
+    /// `hop` is 0 for the URL asked for, 1 for the first redirect target, and so on; `host`
+    /// is the hop's host (a domain name, or an IP address as text). An error ends the fetch
+    /// as `Unreachable` with that problem, before anything is sent for that hop.
+    fn admit_hop(&self, hop: usize, host: &str) -> Result<(), Problem>;
+}
+
 /// The fetcher: policy, resolver and TLS configuration, shared across fetches.
 #[derive(Clone)]
 pub struct Fetcher {
@@ -184,6 +194,8 @@ pub struct Fetcher {
     tls: Arc<ClientConfig>,
     limits: FetchLimits,
     connect_guard: Option<fn(std::net::IpAddr) -> bool>,
+    hop_gate: Option<Arc<dyn HopGate>>,
+    self_addrs: Option<Arc<self_addrs::LiveSelfAddrs>>,
 }
 
 /// Problem code when the connection guard refuses an address the policy allowed: a
@@ -244,7 +256,26 @@ impl Fetcher {
             tls,
             limits,
             connect_guard: None,
+            hop_gate: None,
+            self_addrs: None,
         }
+    }
+
+    /// A copy of this fetcher that asks `gate` before every hop (cheap: shared parts are
+    /// reference counted). The service makes one per fetch, bound to the calling caller.
+    pub fn with_hop_gate(&self, gate: Arc<dyn HopGate>) -> Fetcher {
+        let mut gated = self.clone();
+        gated.hop_gate = Some(gate);
+        gated
+    }
+
+    /// Checks every address against the host's own addresses *at connect time*, from a
+    /// snapshot at most [`self_addrs::REFRESH_INTERVAL`] old, so an address added after
+    /// start-up (a new IPv6 temporary address, a VIP) is refused as `self_address` too. The
+    /// policy's start-up set and its exact-host-route exemption still apply.
+    pub fn watch_self_addresses(mut self, live: Arc<self_addrs::LiveSelfAddrs>) -> Fetcher {
+        self.self_addrs = Some(live);
+        self
     }
 
     /// Adds a second, independent lock in front of every TCP connect: addresses for which
@@ -315,12 +346,22 @@ impl Fetcher {
             Err(problems) => return run.finish(FetchStatus::Blocked, problems),
         };
         let mut visited: HashSet<String> = HashSet::from([current.as_str().to_owned()]);
+        let mut hop: usize = 0;
         loop {
             run.report.facts.final_url = current.as_str().to_owned();
             run.report.hops.push(HopTrace {
                 url: current.as_str().to_owned(),
                 ..HopTrace::default()
             });
+            if let Some(gate) = &self.hop_gate {
+                let host = match current.host() {
+                    TargetHost::Domain(name) => name.clone(),
+                    TargetHost::Ip(ip) => ip.ip().to_string(),
+                };
+                if let Err(problem) = gate.admit_hop(hop, &host) {
+                    return run.finish(FetchStatus::Unreachable, vec![problem]);
+                }
+            }
             match self.hop(&mut run, &current, request, deadline).await {
                 HopEnd::Done(status, problems) => return run.finish(status, problems),
                 HopEnd::Redirect(location, status) => {
@@ -371,6 +412,7 @@ impl Fetcher {
                         Ok(url) => url,
                         Err(problems) => return run.finish(FetchStatus::Blocked, problems),
                     };
+                    hop += 1;
                 }
             }
         }
@@ -441,6 +483,24 @@ impl Fetcher {
             }
         };
 
+        if let Some(live) = &self.self_addrs {
+            let own = live.current(Instant::now());
+            if let Some(own_addr) = addrs
+                .iter()
+                .find(|a| own.contains(&a.ip()) && !self.policy.self_address_exempt(a.ip()))
+            {
+                return HopEnd::Done(
+                    FetchStatus::Blocked,
+                    vec![Problem::error(
+                        crate::policy::SELF_ADDRESS,
+                        format!(
+                            "address {} is one of this host's own addresses (checked at connect time)",
+                            own_addr.ip()
+                        ),
+                    )],
+                );
+            }
+        }
         if let Some(allow) = self.connect_guard
             && let Some(refused) = addrs.iter().find(|a| !allow(a.ip()))
         {

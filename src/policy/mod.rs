@@ -241,6 +241,15 @@ impl Policy {
         self
     }
 
+    /// True when `ip` is allowed even if it is one of this host's own addresses: an exact
+    /// host route (`/32`, `/128`) allows it explicitly. The fetcher's connect-time check of
+    /// live self addresses uses the same exemption as [`Policy::classify`].
+    pub fn self_address_exempt(&self, ip: IpAddr) -> bool {
+        self.table
+            .lookup(ip)
+            .is_some_and(|e| e.action == Action::Allow && e.net == IpNet::from(ip))
+    }
+
     /// Checks untrusted URL text: length, syntax, scheme, userinfo, fragment, port, then the
     /// host (name rules for a domain, address rules for an IP literal). Reports every rule
     /// broken, not only the first.

@@ -98,7 +98,15 @@ impl Refused {
     }
 
     fn into_response(self) -> Response<Body> {
-        let mut response = error_response(self.status, &self.code, &self.detail);
+        let mut response = match self.retry_after {
+            // Retryable refusals say when in the body too, so an SDK need not read headers.
+            Some(after) => json_response(
+                self.status,
+                &json!({ "error": self.code, "detail": self.detail,
+                         "retry_after": after.as_secs().max(1) }),
+            ),
+            None => error_response(self.status, &self.code, &self.detail),
+        };
         if self.status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -116,7 +124,7 @@ impl Refused {
 
 impl From<Refusal> for Refused {
     fn from(refusal: Refusal) -> Refused {
-        let status = if refusal.code == crate::service::limits::OVERLOADED {
+        let status = if refusal.is_overload() {
             StatusCode::SERVICE_UNAVAILABLE
         } else {
             StatusCode::TOO_MANY_REQUESTS

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::documents::strict_json::{JsonLimits, read_object};
-use crate::kind::Kind;
+use crate::kind::{Kind, Profile};
 
 /// Expectations a caller can state about the document.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Deserialize)]
@@ -28,6 +28,9 @@ pub struct FetchApiRequest {
     /// Optional expectations.
     #[serde(default)]
     pub expect: ExpectBody,
+    /// Rule book (`oauth`, `mcp`, `atproto`); absent: the configured `[documents] profile`.
+    #[serde(default)]
+    pub profile: Option<Profile>,
 }
 
 /// Why a request body was refused (HTTP 400).

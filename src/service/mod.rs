@@ -9,9 +9,11 @@
 //! 5. target-host rate limit — the service can never be used to flood one site;
 //! 6. fetch slots and queue bound — bounded upstream concurrency and memory.
 
+pub mod admission;
 pub mod cache;
 pub mod coalesce;
-pub mod limits;
+/// The admission module under its former name (the server and older tests use it).
+pub use admission as limits;
 pub mod ttl;
 
 use std::collections::HashMap;
@@ -43,6 +45,9 @@ pub struct FetchKey {
     pub url: String,
     /// Expectations.
     pub expect: ExpectBody,
+    /// Profile judged by (the request's, else `[documents] profile`), resolved so the
+    /// same question asked with and without the default profile shares one entry.
+    pub profile: crate::kind::Profile,
 }
 
 /// A judgement with its absolute expiry, and the verdicts already signed for it.
@@ -149,6 +154,7 @@ impl Service {
             kind: request.kind,
             url: request.url,
             expect: request.expect,
+            profile: request.profile.unwrap_or(self.config.documents.profile),
         };
         let cached = self
             .cache
@@ -162,25 +168,22 @@ impl Service {
             }
             _ => {
                 self.telemetry.cache_miss();
-                let this = self.clone();
-                let flight_key = key.clone();
-                let (produced, role) = self
-                    .flights
-                    .run(key.clone(), move || async move {
-                        this.produce(flight_key).await
-                    })
-                    .await;
+                let (mut produced, role) = self.fly(&key, caller).await;
                 if role == Role::Joined {
                     self.telemetry.single_flight_join();
+                    // Refused by the *leader's* own budget or queue: this caller has its
+                    // own, so one caller cannot make another's requests fail by leading.
+                    if let Some(Err(refusal)) = &produced
+                        && refusal.is_caller_scoped()
+                    {
+                        produced = self.fly(&key, caller).await.0;
+                    }
                 }
                 match produced {
                     Some(Ok(settled)) => (settled, false),
                     Some(Err(refusal)) => return Err(refusal),
                     None => {
-                        return Err(Refusal {
-                            code: limits::OVERLOADED,
-                            retry_after: Duration::from_secs(1),
-                        });
+                        return Err(Refusal::soon(limits::OVERLOADED));
                     }
                 }
             }
@@ -201,6 +204,18 @@ impl Service {
             )
         });
         Ok(reply)
+    }
+
+    /// Runs (or joins) the single flight for `key`; a new flight is charged to `caller`.
+    async fn fly(self: &Arc<Self>, key: &FetchKey, caller: &str) -> (Option<Produced>, Role) {
+        let this = self.clone();
+        let flight_key = key.clone();
+        let leader = caller.to_owned();
+        self.flights
+            .run(key.clone(), move || async move {
+                this.produce(flight_key, &leader).await
+            })
+            .await
     }
 
     /// The reply for `caller`: on a cache hit, the verdict already signed for that caller.
@@ -236,6 +251,7 @@ impl Service {
                 audience: caller,
                 url: &key.url,
                 kind: key.kind,
+                profile: Some(key.profile),
                 outcome: j.outcome,
                 problems: j.problems.clone(),
                 fetch: Some(j.facts.clone()),
@@ -262,14 +278,16 @@ impl Service {
         )
     }
 
-    /// Layers 2–6 for a cache miss; runs once per key however many callers wait.
-    async fn produce(&self, key: FetchKey) -> Produced {
+    /// Layers 2–6 for a cache miss; runs once per key however many callers wait. The
+    /// host budgets and the fetch slot are charged to `caller`, the one that started it.
+    async fn produce(&self, key: FetchKey, caller: &str) -> Produced {
         let request = JudgeRequest {
             kind: key.kind,
             url: key.url.clone(),
             expect: Expect {
                 resource: key.expect.resource.clone(),
                 issuer: key.expect.issuer.clone(),
+                profile: Some(key.profile),
             },
         };
         let policy = self.fetcher.policy();
@@ -285,15 +303,23 @@ impl Service {
                         TargetHost::Ip(ip) => ip.ip().to_string(),
                     };
                     self.admission
-                        .admit_target_host(&host)
+                        .admit_target_host(caller, &host)
                         .inspect_err(|r| self.telemetry.rate_limited(r.scope()))?;
-                    let _slot = self
+                    let slot = self
                         .admission
-                        .fetch_slot()
+                        .fetch_slot(caller)
                         .await
                         .inspect_err(|r| self.telemetry.rate_limited(r.scope()))?;
+                    self.telemetry.queue_wait(slot.waited);
                     let _in_flight = self.telemetry.fetch_started();
-                    judge::judge(&self.fetcher, &self.config, &request).await
+                    let hops = self.admission.hop_gate(caller);
+                    let fetcher = self.fetcher.with_hop_gate(hops.clone());
+                    let judgement = judge::judge(&fetcher, &self.config, &request).await;
+                    if let Some(refusal) = hops.refused() {
+                        self.telemetry.rate_limited(refusal.scope());
+                        return Err(refusal);
+                    }
+                    judgement
                 }
             }
         };

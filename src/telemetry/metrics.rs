@@ -24,7 +24,10 @@ use crate::service::cache::CacheStats;
 /// Phase label values of the duration histogram.
 pub const PHASES: [&str; 6] = ["resolve", "connect", "tls", "first_byte", "body", "total"];
 /// Scope label values of the rate-limit counter.
-pub const SCOPES: [&str; 3] = ["caller", "target_host", "global"];
+pub const SCOPES: [&str; 6] = crate::service::admission::SCOPES;
+/// Bucket bounds of the fetch-slot queue wait histogram, in seconds.
+pub const QUEUE_WAIT_BUCKETS: [f64; 10] =
+    [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 /// Bucket bounds of the fetch duration histogram, in seconds.
 pub const DURATION_BUCKETS: [f64; 13] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
@@ -61,6 +64,7 @@ pub struct Telemetry {
     rate_limited: IntCounterVec,
     in_flight: IntGauge,
     queued: IntGauge,
+    queue_wait_seconds: Histogram,
     verdicts_signed: IntCounter,
     key_created: IntGauge,
     key_age: IntGauge,
@@ -151,6 +155,14 @@ impl Telemetry {
             .buckets(prometheus::exponential_buckets(256.0, 4.0, 8)?),
         )?;
         r.register(Box::new(response_bytes.clone()))?;
+        let queue_wait_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "portcullis_fetch_queue_wait_seconds",
+                "Time a request waited for an upstream fetch slot (0 when one was free).",
+            )
+            .buckets(QUEUE_WAIT_BUCKETS.to_vec()),
+        )?;
+        r.register(Box::new(queue_wait_seconds.clone()))?;
         let build = IntGaugeVec::new(
             Opts::new("portcullis_build_info", "Build information; always 1."),
             &["version", "commit"],
@@ -217,6 +229,7 @@ impl Telemetry {
                 "portcullis_requests_queued",
                 "Requests waiting for an upstream fetch slot.",
             )?,
+            queue_wait_seconds,
             verdicts_signed: counter(&r, "portcullis_verdicts_signed_total", "Verdicts signed.")?,
             key_created: gauge(
                 &r,
@@ -289,7 +302,12 @@ impl Telemetry {
         self.single_flight_joins.inc();
     }
 
-    /// A refusal by a limit (`caller`, `target_host`, `global`).
+    /// How long a request waited for its fetch slot.
+    pub fn queue_wait(&self, waited: std::time::Duration) {
+        self.queue_wait_seconds.observe(waited.as_secs_f64());
+    }
+
+    /// A refusal by a limit (one of [`SCOPES`]).
     pub fn rate_limited(&self, scope: &'static str) {
         self.rate_limited.with_label_values(&[scope]).inc();
     }

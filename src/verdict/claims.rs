@@ -9,7 +9,7 @@ use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 use crate::facts::FetchFacts;
-use crate::kind::{Kind, Outcome};
+use crate::kind::{Kind, Outcome, Profile};
 use crate::problem::Problem;
 
 /// JWS `typ` of every verdict: explicit typing (RFC 8725 §3.11) so a verdict can never be
@@ -38,6 +38,10 @@ pub struct Claims {
     pub url: String,
     /// The kind of document that was expected.
     pub kind: Kind,
+    /// The rule book it was judged by (`oauth`, `mcp`, `atproto`), so a verdict made under a
+    /// laxer profile cannot pass for one made under a stricter one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
     /// How it ended.
     pub outcome: Outcome,
     /// Why, for any outcome but a clean `valid` (warnings may accompany `valid`).
@@ -66,6 +70,8 @@ pub struct VerdictInput<'a> {
     pub url: &'a str,
     /// The expected kind.
     pub kind: Kind,
+    /// The profile the document was judged by.
+    pub profile: Option<Profile>,
     /// The outcome.
     pub outcome: Outcome,
     /// Problems found, in order.
@@ -95,6 +101,7 @@ impl Claims {
             jti,
             url: input.url.to_owned(),
             kind: input.kind,
+            profile: input.profile,
             outcome: input.outcome,
             problems: input.problems,
             fetch: input.fetch,
@@ -132,6 +139,7 @@ mod tests {
             audience: "as-1",
             url: "https://client.example/metadata.json",
             kind: Kind::ClientMetadata,
+            profile: None,
             outcome,
             problems: Vec::new(),
             fetch: None,

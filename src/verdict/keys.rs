@@ -81,6 +81,14 @@ pub enum KeyError {
         /// The decoder's reason.
         why: String,
     },
+    /// `[signing] alg` names an algorithm the key cannot sign with.
+    #[error("key signs {key} but the configured alg is {wanted}")]
+    AlgMismatch {
+        /// What the key signs with.
+        key: &'static str,
+        /// What the configuration asked for.
+        wanted: &'static str,
+    },
     /// The key could not be encoded as PKCS#8 PEM.
     #[error("key could not be encoded as pkcs#8 pem: {why}")]
     Encode {
@@ -101,6 +109,7 @@ impl KeyError {
             KeyError::Encrypted => "key_encrypted",
             KeyError::AlgUnsupported { .. } => "key_alg_unsupported",
             KeyError::Invalid { .. } => "key_invalid",
+            KeyError::AlgMismatch { .. } => "key_alg_mismatch",
             KeyError::Encode { .. } => "key_encode_failed",
         }
     }
@@ -111,9 +120,14 @@ impl KeyError {
 #[derive(Clone)]
 #[non_exhaustive]
 pub enum SigningKey {
-    /// Ed25519, JWS `EdDSA` (RFC 8037): the default, small and deterministic.
+    /// Ed25519, JWS `EdDSA` (RFC 8037): the polymorphic name RFC 9864 deprecates but most
+    /// verifiers know; what an Ed25519 key file gets unless `[signing] alg` says otherwise.
     Ed25519(ed25519_dalek::SigningKey),
-    /// ECDSA P-256 with SHA-256, JWS `ES256` (RFC 7518 §3.4), for verifiers without EdDSA.
+    /// Ed25519, JWS `Ed25519` (RFC 9864 §2.2): the same key and signature as
+    /// [`SigningKey::Ed25519`], published under the fully-specified name.
+    Ed25519Named(ed25519_dalek::SigningKey),
+    /// ECDSA P-256 with SHA-256, JWS `ES256` (RFC 7518 §3.4): the default, every tested
+    /// verifier accepts it.
     Es256(p256::ecdsa::SigningKey),
 }
 
@@ -188,7 +202,29 @@ impl SigningKey {
     pub fn generate(alg: SigningAlg, rng: &mut impl CryptoRngCore) -> SigningKey {
         match alg {
             SigningAlg::EdDSA => SigningKey::Ed25519(ed25519_dalek::SigningKey::generate(rng)),
+            SigningAlg::Ed25519 => {
+                SigningKey::Ed25519Named(ed25519_dalek::SigningKey::generate(rng))
+            }
             SigningAlg::ES256 => SigningKey::Es256(p256::ecdsa::SigningKey::random(rng)),
+        }
+    }
+
+    /// The same key under the JWS name `alg`, so an operator can choose between `EdDSA` and
+    /// `Ed25519` for one Ed25519 key (the PKCS#8 file cannot say which). Fails with
+    /// `key_alg_mismatch` when the key cannot sign with `alg` (an EC key asked for `EdDSA`).
+    pub fn with_alg(self, alg: SigningAlg) -> Result<SigningKey, KeyError> {
+        match (self, alg) {
+            (SigningKey::Ed25519(k) | SigningKey::Ed25519Named(k), SigningAlg::EdDSA) => {
+                Ok(SigningKey::Ed25519(k))
+            }
+            (SigningKey::Ed25519(k) | SigningKey::Ed25519Named(k), SigningAlg::Ed25519) => {
+                Ok(SigningKey::Ed25519Named(k))
+            }
+            (k @ SigningKey::Es256(_), SigningAlg::ES256) => Ok(k),
+            (k, alg) => Err(KeyError::AlgMismatch {
+                key: k.jws_alg(),
+                wanted: jws_alg_name(alg),
+            }),
         }
     }
 
@@ -196,7 +232,7 @@ impl SigningKey {
     /// Zeroized on drop because it is the secret.
     pub fn to_pkcs8_pem(&self) -> Result<Zeroizing<String>, KeyError> {
         let encoded = match self {
-            SigningKey::Ed25519(k) => k.to_pkcs8_pem(LineEnding::LF),
+            SigningKey::Ed25519(k) | SigningKey::Ed25519Named(k) => k.to_pkcs8_pem(LineEnding::LF),
             SigningKey::Es256(k) => pkcs8::EncodePrivateKey::to_pkcs8_pem(k, LineEnding::LF),
         };
         encoded.map_err(|e| KeyError::Encode { why: e.to_string() })
@@ -206,11 +242,12 @@ impl SigningKey {
     pub fn alg(&self) -> SigningAlg {
         match self {
             SigningKey::Ed25519(_) => SigningAlg::EdDSA,
+            SigningKey::Ed25519Named(_) => SigningAlg::Ed25519,
             SigningKey::Es256(_) => SigningAlg::ES256,
         }
     }
 
-    /// The JWS `alg` header value (RFC 7518 / RFC 8037 names).
+    /// The JWS `alg` header value (RFC 7518 / RFC 8037 / RFC 9864 names).
     pub fn jws_alg(&self) -> &'static str {
         jws_alg_name(self.alg())
     }
@@ -250,7 +287,9 @@ impl SigningKey {
     pub(crate) fn sign_raw(&self, input: &[u8]) -> Result<Vec<u8>, String> {
         use p256::ecdsa::signature::Signer as _;
         match self {
-            SigningKey::Ed25519(k) => Ok(k.sign(input).to_bytes().to_vec()),
+            SigningKey::Ed25519(k) | SigningKey::Ed25519Named(k) => {
+                Ok(k.sign(input).to_bytes().to_vec())
+            }
             SigningKey::Es256(k) => {
                 let sig: p256::ecdsa::Signature = k.try_sign(input).map_err(|e| e.to_string())?;
                 Ok(sig.to_bytes().to_vec())
@@ -261,7 +300,7 @@ impl SigningKey {
     /// The base64url public coordinates, shared by `kid` and `public_jwk` so they never disagree.
     fn public_members(&self) -> PublicMembers {
         match self {
-            SigningKey::Ed25519(k) => PublicMembers::Okp {
+            SigningKey::Ed25519(k) | SigningKey::Ed25519Named(k) => PublicMembers::Okp {
                 x: URL_SAFE_NO_PAD.encode(k.verifying_key().as_bytes()),
             },
             SigningKey::Es256(k) => {
@@ -291,6 +330,7 @@ enum PublicMembers {
 pub fn jws_alg_name(alg: SigningAlg) -> &'static str {
     match alg {
         SigningAlg::EdDSA => "EdDSA",
+        SigningAlg::Ed25519 => "Ed25519",
         SigningAlg::ES256 => "ES256",
     }
 }
@@ -497,5 +537,58 @@ mod tests {
         let err = SigningKey::from_pkcs8_pem(&pem).unwrap_err();
         assert_eq!(err.code(), "key_alg_unsupported");
         assert!(err.to_string().contains("1.3.132.0.34"), "{err}");
+    }
+    #[test]
+    fn with_alg_renames_within_a_family_and_refuses_across() {
+        let ed = SigningKey::generate(SigningAlg::EdDSA, &mut StdRng::seed_from_u64(4));
+        let es = SigningKey::generate(SigningAlg::ES256, &mut StdRng::seed_from_u64(4));
+        let cases: &[(&SigningKey, SigningAlg, Result<&str, &str>)] = &[
+            (&ed, SigningAlg::EdDSA, Ok("EdDSA")),
+            (&ed, SigningAlg::Ed25519, Ok("Ed25519")),
+            (&ed, SigningAlg::ES256, Err("key_alg_mismatch")),
+            (&es, SigningAlg::ES256, Ok("ES256")),
+            (&es, SigningAlg::EdDSA, Err("key_alg_mismatch")),
+            (&es, SigningAlg::Ed25519, Err("key_alg_mismatch")),
+        ];
+        for (key, alg, want) in cases {
+            let got = (*key).clone().with_alg(*alg);
+            match (got, want) {
+                (Ok(k), Ok(name)) => {
+                    assert_eq!(k.jws_alg(), *name);
+                    assert_eq!(k.alg(), *alg);
+                    assert_eq!(k.kid(), key.kid());
+                    assert_eq!(k.public_jwk()["alg"], *name);
+                }
+                (Err(e), Err(code)) => assert_eq!(e.code(), *code),
+                (got, want) => panic!("{alg:?}: got {got:?}, want {want:?}"),
+            }
+        }
+        // An Ed25519 PEM loads as EdDSA (the file cannot say which name); renaming to
+        // Ed25519 round-trips through PEM unchanged.
+        let named = ed.with_alg(SigningAlg::Ed25519).unwrap();
+        let pem = named.to_pkcs8_pem().unwrap();
+        let loaded = SigningKey::from_pkcs8_pem(&pem).unwrap();
+        assert_eq!(loaded.alg(), SigningAlg::EdDSA);
+        assert_eq!(loaded.kid(), named.kid());
+    }
+
+    #[test]
+    fn signing_alg_config_names() {
+        for (text, alg) in [
+            ("Ed25519", SigningAlg::Ed25519),
+            ("EdDSA", SigningAlg::EdDSA),
+            ("ES256", SigningAlg::ES256),
+        ] {
+            let c = crate::config::Config::from_toml_str(&format!("[signing]\nalg = \"{text}\"\n"))
+                .unwrap();
+            assert_eq!(c.signing.alg, Some(alg));
+            assert_eq!(jws_alg_name(alg), text);
+        }
+        assert!(crate::config::Config::from_toml_str("[signing]\nalg = \"RS256\"\n").is_err());
+        assert!(
+            crate::config::Config::from_toml_str("[signing]\nephemeral_alg = \"EdDSA\"\n").is_err(),
+            "renamed to alg"
+        );
+        assert_eq!(crate::config::DEFAULT_SIGNING_ALG, SigningAlg::ES256);
     }
 }

@@ -1,5 +1,5 @@
 //! Verdicts: the signed answer. Claims are built by a pure function, signed as a compact
-//! JWS (`EdDSA` or `ES256`, explicitly typed) that any standard JOSE library verifies with
+//! JWS (`ES256`, `Ed25519` or `EdDSA`, explicitly typed) that any standard JOSE library verifies with
 //! the JWK Set from [`KeyRing::jwks`].
 //!
 //! Pure apart from [`key_files`], the two small functions that read and write key files at

@@ -130,6 +130,7 @@ mod tests {
                 audience: "as-1",
                 url: "https://client.example/m.json",
                 kind: Kind::ClientMetadata,
+                profile: None,
                 outcome: Outcome::Valid,
                 problems: Vec::new(),
                 fetch: None,
@@ -338,5 +339,47 @@ mod tests {
         );
         verify_with_jwks(&new_token, &jwks, Algorithm::ES256).unwrap();
         verify_with_jwks(&old_token, &jwks, Algorithm::EdDSA).unwrap();
+    }
+    /// RFC 9864: the fully-specified `Ed25519` name signs exactly what `EdDSA` signs (same
+    /// key, same bytes); only the header and the published `alg` differ. Rust
+    /// `jsonwebtoken` 11 does not know the name (finding recorded in docs/conformance.md),
+    /// so the signature is checked with ed25519-dalek here and by joserfc/jose in
+    /// scripts/alg-interop.sh.
+    #[test]
+    fn ed25519_named_verdicts_verify_and_publish_their_alg() {
+        let eddsa = key(SigningAlg::EdDSA, 11);
+        let named = eddsa.clone().with_alg(SigningAlg::Ed25519).unwrap();
+        assert_eq!(named.jws_alg(), "Ed25519");
+        assert_eq!(named.kid(), eddsa.kid(), "same key, same thumbprint");
+        let ring = KeyRing::new(named.clone(), Vec::new());
+        assert_eq!(ring.current_alg(), SigningAlg::Ed25519);
+        assert_eq!(ring.jwks()["keys"][0]["alg"], "Ed25519");
+        assert_eq!(ring.jwks()["keys"][0]["crv"], "Ed25519");
+        let c = claims(now(), 300);
+        let token = ring.sign(&c).unwrap();
+        let header: Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(token.split('.').next().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(header["alg"], "Ed25519");
+        let SigningKey::Ed25519Named(sk) = &named else {
+            panic!("not the named variant")
+        };
+        let (input, sig_b64) = token.rsplit_once('.').unwrap();
+        let sig: [u8; 64] = URL_SAFE_NO_PAD.decode(sig_b64).unwrap().try_into().unwrap();
+        sk.verifying_key()
+            .verify_strict(
+                input.as_bytes(),
+                &ed25519_dalek::Signature::from_bytes(&sig),
+            )
+            .unwrap();
+        // The same key under the EdDSA name: only the header differs.
+        let eddsa_token = KeyRing::new(eddsa, Vec::new()).sign(&c).unwrap();
+        assert_ne!(eddsa_token, token, "headers differ");
+        // jsonwebtoken 11 cannot parse a header naming Ed25519.
+        assert!(jsonwebtoken::decode_header(&token).is_err());
+        verify_with_jwks(&eddsa_token, &ring.jwks(), Algorithm::EdDSA).unwrap();
     }
 }

@@ -3,7 +3,7 @@
 
 use portcullis::config::DocumentsConfig;
 use portcullis::documents::{Context, Expect, UrlRules, Validated, validate};
-use portcullis::kind::Kind;
+use portcullis::kind::{Kind, Profile};
 use portcullis::problem::{Code, Problem, Severity};
 use url::{Host, Url};
 
@@ -52,6 +52,29 @@ pub fn check(kind: Kind, url: &str, body: &str) -> Validated {
         &Expect::default(),
         &DocumentsConfig::default(),
     )
+}
+
+/// Validates under an explicit profile (the request's `"profile"`).
+pub fn check_profile(kind: Kind, url: &str, body: &str, profile: Profile) -> Validated {
+    run(
+        kind,
+        url,
+        body.as_bytes(),
+        &Expect {
+            profile: Some(profile),
+            ..Expect::default()
+        },
+        &DocumentsConfig::default(),
+    )
+}
+
+/// The profile tag of every problem with this code (to check who raised it).
+pub fn profiles_of(v: &Validated, code: &str) -> Vec<Option<Profile>> {
+    v.problems
+        .iter()
+        .filter(|p| p.code.as_str() == code)
+        .map(|p| p.profile)
+        .collect()
 }
 
 pub fn errors(v: &Validated) -> Vec<&'static str> {

@@ -188,17 +188,34 @@ fn key_rules_table() {
             false,
         ),
         (
-            "rsa n padded",
+            "rsa n padded (decision: warning, decodable)",
             with(rsa_key(), json!({"n": format!("{n}==")})),
+            None,
             Some("jwk_base64_padding"),
+            false,
+        ),
+        (
+            "rsa n standard alphabet (decision: warning, decodable)",
+            with(
+                rsa_key(),
+                json!({"n": n.replace('-', "+").replace('_', "/")}),
+            ),
+            None,
+            Some("jwk_standard_base64"),
+            false,
+        ),
+        (
+            "rsa n not base64 at all",
+            with(rsa_key(), json!({"n": format!("{n}*!")})),
+            Some("jwk_bad_base64url"),
             None,
             false,
         ),
         (
-            "rsa n std alphabet",
+            "rsa n std alphabet '+' only",
             with(rsa_key(), json!({"n": n.replace('-', "+")})),
-            Some("jwk_bad_base64url"),
             None,
+            Some("jwk_standard_base64"),
             false,
         ),
         (
@@ -412,14 +429,14 @@ fn key_rules_table() {
             false,
         ),
         (
-            "x25519 padded skipped",
+            "x25519 padded usable",
             with(
                 x25519_key(),
                 json!({"x": format!("{}=", B64.encode([5u8; 32]))}),
             ),
             None,
             Some("jwk_base64_padding"),
-            true,
+            false,
         ),
         (
             "x25519 short skipped",
@@ -656,30 +673,92 @@ fn set_rules() {
 
 #[test]
 fn duplicate_kids() {
-    let a = with(rsa_key(), json!({"kid":"same","use":"sig"}));
-    let b = with(ec_key("P-256"), json!({"kid":"same","use":"sig"}));
-    let v = check(
-        Kind::Jwks,
-        URL,
-        &json!({"keys":[a.clone(), b.clone()]}).to_string(),
-    );
-    assert_outcome(&v, "same use", Some("jwks_duplicate_kid"), None);
-    let p = v
-        .problems
-        .iter()
-        .find(|p| p.code.as_str() == "jwks_duplicate_kid")
-        .unwrap();
-    assert_eq!(p.at.as_deref(), Some("/keys/1/kid"));
-    let enc = with(ec_key("P-256"), json!({"kid":"same","use":"enc"}));
-    let v = check(
-        Kind::Jwks,
-        URL,
-        &json!({"keys":[a.clone(), enc]}).to_string(),
-    );
-    assert_outcome(&v, "different use", None, None);
-    let no_use = with(ec_key("P-256"), json!({"kid":"same"}));
-    let v = check(Kind::Jwks, URL, &json!({"keys":[a, no_use]}).to_string());
-    assert_outcome(&v, "absent use", Some("jwks_duplicate_kid"), None);
+    // A second RSA key (Yahoo's 1024-bit keys are too small; use Google's second key).
+    let set: Value = serde_json::from_str(&fixture("google.jwks.json")).unwrap();
+    let rsa2 = set["keys"][1].clone();
+    assert_ne!(rsa2["n"], rsa_key()["n"], "fixture has two different keys");
+    let ec_other = {
+        let sk = p256::SecretKey::from_slice(&[8u8; 32]).unwrap();
+        let ep =
+            p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&sk.public_key(), false);
+        json!({"kty":"EC","crv":"P-256","x":B64.encode(ep.x().unwrap()),"y":B64.encode(ep.y().unwrap())})
+    };
+    let k = |key: Value, p: Value| with(key, p);
+    type Case<'a> = (&'a str, Vec<Value>, Option<&'a str>, Option<&'a str>);
+    let cases: Vec<Case> = vec![
+        (
+            "two RSA keys, one kid, same use",
+            vec![
+                k(rsa_key(), json!({"kid":"same","use":"sig"})),
+                k(rsa2.clone(), json!({"kid":"same","use":"sig"})),
+            ],
+            Some("jwks_duplicate_kid"),
+            None,
+        ),
+        (
+            "two EC keys, one kid, one without use",
+            vec![
+                k(ec_key("P-256"), json!({"kid":"same","use":"sig"})),
+                k(ec_other.clone(), json!({"kid":"same"})),
+            ],
+            Some("jwks_duplicate_kid"),
+            None,
+        ),
+        (
+            "RFC 7517 4.5: one kid on keys of different kty",
+            vec![
+                k(rsa_key(), json!({"kid":"same","use":"sig"})),
+                k(ec_key("P-256"), json!({"kid":"same","use":"sig"})),
+            ],
+            None,
+            None,
+        ),
+        (
+            "RFC 7517 4.5: one RSA key listed once per algorithm",
+            vec![
+                k(rsa_key(), json!({"kid":"same","alg":"RS256"})),
+                k(rsa_key(), json!({"kid":"same","alg":"PS256"})),
+            ],
+            None,
+            None,
+        ),
+        (
+            "two EC keys, one kid, sig and enc",
+            vec![
+                k(ec_key("P-256"), json!({"kid":"same","use":"sig"})),
+                k(ec_other, json!({"kid":"same","use":"enc"})),
+            ],
+            None,
+            None,
+        ),
+        (
+            "the same key twice with the same alg",
+            vec![
+                k(rsa_key(), json!({"kid":"same","alg":"RS256"})),
+                k(rsa_key(), json!({"kid":"same","alg":"RS256"})),
+            ],
+            None,
+            Some("jwks_duplicate_key"),
+        ),
+    ];
+    for (case, keys, error, warning) in cases {
+        let v = check(Kind::Jwks, URL, &json!({ "keys": keys }).to_string());
+        assert_outcome(&v, case, error, warning);
+        if error.is_some() {
+            let p = v
+                .problems
+                .iter()
+                .find(|p| p.code.as_str() == "jwks_duplicate_kid")
+                .unwrap();
+            assert_eq!(p.at.as_deref(), Some("/keys/1/kid"), "{case}");
+        } else if warning.is_none() {
+            assert!(
+                !warnings(&v).contains(&"jwks_duplicate_key"),
+                "{case}: {:#?}",
+                v.problems
+            );
+        }
+    }
 }
 
 #[test]

@@ -38,10 +38,10 @@ fn prm_rules_table() {
             None,
         ),
         (
-            "servers missing",
+            "servers missing (MCP rule: warning under oauth)",
             r#"{"authorization_servers":null}"#,
-            Some("missing_member"),
             None,
+            Some("missing_member"),
         ),
         (
             "servers empty",
@@ -104,15 +104,45 @@ fn prm_rules_table() {
             None,
         ),
         (
-            "doc link http",
+            "doc link http (a link: warning, no egress rules)",
             r#"{"resource_documentation":"http://api.example.com/docs"}"#,
-            Some("fake_blocked"),
+            None,
             Some("url_not_https"),
         ),
         (
-            "doc link localhost",
+            "doc link localhost (a link: no egress rules)",
             r#"{"resource_policy_uri":"https://localhost/p"}"#,
-            Some("fake_blocked"),
+            None,
+            None,
+        ),
+        (
+            "resource signing algs offer none",
+            r#"{"resource_signing_alg_values_supported":["ES256","none"]}"#,
+            Some("signing_alg_none"),
+            None,
+        ),
+        (
+            "resource signing algs without none",
+            r#"{"resource_signing_alg_values_supported":["ES256"]}"#,
+            None,
+            None,
+        ),
+        (
+            "server is an AS metadata URL",
+            r#"{"authorization_servers":["https://as.example.com/.well-known/oauth-authorization-server"]}"#,
+            Some("issuer_is_metadata_url"),
+            None,
+        ),
+        (
+            "server is an OIDC configuration URL",
+            r#"{"authorization_servers":["https://as.example.com/tenant/.well-known/openid-configuration"]}"#,
+            Some("issuer_is_metadata_url"),
+            None,
+        ),
+        (
+            "server path merely mentions well-known",
+            r#"{"authorization_servers":["https://as.example.com/well-known-tenant"]}"#,
+            None,
             None,
         ),
     ];
@@ -136,6 +166,7 @@ fn prm_expected_resource() {
     let expect = Expect {
         resource: Some("https://api.example.com/mcp".into()),
         issuer: None,
+        profile: None,
     };
     let v = run(
         Kind::ProtectedResourceMetadata,
@@ -148,6 +179,7 @@ fn prm_expected_resource() {
     let expect = Expect {
         resource: Some("https://api.example.com/other".into()),
         issuer: None,
+        profile: None,
     };
     let v = run(
         Kind::ProtectedResourceMetadata,
@@ -283,22 +315,84 @@ fn as_rules_table() {
             None,
         ),
         (
-            "docs http",
+            "docs http (a link: warning, no egress rules)",
             r#"{"service_documentation":"http://as.example.com/docs"}"#,
-            Some("fake_blocked"),
+            None,
             Some("url_not_https"),
         ),
+        // MCP rule: a warning tagged mcp under the default oauth profile
         (
             "pkce missing",
             r#"{"code_challenge_methods_supported":null}"#,
-            Some("pkce_s256_not_supported"),
             None,
+            Some("pkce_s256_not_supported"),
         ),
         (
             "pkce plain only",
             r#"{"code_challenge_methods_supported":["plain"]}"#,
+            None,
             Some("pkce_s256_not_supported"),
-            Some("pkce_plain_supported"),
+        ),
+        // browser-only endpoints: https and no fragment, but no egress rules
+        (
+            "authz endpoint on a port and an intranet name",
+            r#"{"authorization_endpoint":"https://login.corp:8443/authorize"}"#,
+            None,
+            None,
+        ),
+        (
+            "authz endpoint on a private IP",
+            r#"{"authorization_endpoint":"https://10.0.0.5/authorize"}"#,
+            None,
+            None,
+        ),
+        (
+            "authz endpoint fragment",
+            r#"{"authorization_endpoint":"https://as.example.com/a#x"}"#,
+            Some("url_has_fragment"),
+            None,
+        ),
+        (
+            "end_session on localhost",
+            r#"{"end_session_endpoint":"https://localhost/logout"}"#,
+            None,
+            None,
+        ),
+        (
+            "end_session http",
+            r#"{"end_session_endpoint":"http://as.example.com/logout"}"#,
+            Some("url_not_https"),
+            None,
+        ),
+        (
+            "userinfo private (fetched server-side)",
+            r#"{"userinfo_endpoint":"https://10.0.0.5/userinfo"}"#,
+            Some("fake_blocked"),
+            None,
+        ),
+        (
+            "token endpoint signing algs offer none",
+            r#"{"token_endpoint_auth_signing_alg_values_supported":["RS256","none"]}"#,
+            Some("signing_alg_none"),
+            None,
+        ),
+        (
+            "token endpoint signing algs without none",
+            r#"{"token_endpoint_auth_signing_alg_values_supported":["RS256","ES256"]}"#,
+            None,
+            None,
+        ),
+        (
+            "introspection signing algs offer none",
+            r#"{"introspection_endpoint_auth_signing_alg_values_supported":["none"]}"#,
+            Some("signing_alg_none"),
+            None,
+        ),
+        (
+            "issuer is a metadata URL",
+            r#"{"issuer":"https://as.example.com/tenant/.well-known/oauth-authorization-server"}"#,
+            Some("issuer_is_metadata_url"),
+            None,
         ),
         (
             "pkce both",
@@ -369,6 +463,7 @@ fn as_expected_issuer_forms() {
     let expect = Expect {
         resource: None,
         issuer: Some("https://as.example.com/tenant".into()),
+        profile: None,
     };
     let v = run(
         Kind::AuthorizationServerMetadata,

@@ -7,18 +7,18 @@
 //! | apple.jwks.json | valid, no problems |
 //! | auth0-common.jwks.json | valid; warning `jwk_x5t_invalid` (an `x5t` of 40 bytes: hex SHA-1 encoded again) |
 //! | entra-common.jwks.json | valid; `x5c` certificates match; warning `jwk_unregistered_member` (`issuer`) on each key |
-//! | paypal.jwks.json | valid, 1 skipped; warnings `jwk_rsa_leading_zero`, `jwk_unregistered_member` (`acr`), `jwk_base64_padding` + `jwk_skipped` (X25519) |
+//! | paypal.jwks.json | valid, none skipped; warnings `jwk_rsa_leading_zero`, `jwk_unregistered_member` (`acr`), `jwk_base64_padding` (X25519, usable: padding is a warning) |
 //! | yahoo.jwks.json | INVALID: `jwk_rsa_too_small` (1024-bit); warnings `jwk_rsa_leading_zero`, `jwks_duplicate_key` (kids 0 and 4) |
 //! | google.metadata.json | valid; warning `pkce_plain_supported` |
-//! | apple.metadata.json | INVALID: `pkce_s256_not_supported` |
-//! | entra-common.metadata.json | INVALID: `issuer_templated`, `issuer_mismatch`, `pkce_s256_not_supported` |
+//! | apple.metadata.json | oauth: valid, warning `pkce_s256_not_supported` (tagged `mcp`); mcp: INVALID `pkce_s256_not_supported` |
+//! | entra-common.metadata.json | INVALID: `issuer_templated`, `issuer_mismatch` (+ `pkce_s256_not_supported`, a warning under oauth) |
 //! | github.as-metadata.json | valid, no problems |
 //! | github-mcp.prm.json, rfc9728-example.prm.json | valid, no problems |
 //! | mcp-spec-example.cimd.json | valid; warning `redirect_uris_loopback_only` |
 //! | atproto-example.cimd.json | valid, no problems |
 
 use crate::doc_support::*;
-use portcullis::kind::Kind;
+use portcullis::kind::{Kind, Profile};
 use serde_json::{Value, json};
 
 const JWKS_URL: &str = "https://idp.example.com/jwks";
@@ -101,21 +101,19 @@ fn entra_keys_with_x5c_are_valid() {
 }
 
 #[test]
-fn paypal_quirks_are_warnings_and_x25519_is_skipped() {
+fn paypal_quirks_are_warnings_and_padded_x25519_is_usable() {
     let v = jwks("paypal.jwks.json");
     assert_outcome(&v, "paypal", None, Some("jwk_rsa_leading_zero"));
     let w = warnings(&v);
-    for code in [
-        "jwk_unregistered_member",
-        "jwk_base64_padding",
-        "jwk_skipped",
-    ] {
+    for code in ["jwk_unregistered_member", "jwk_base64_padding"] {
         assert!(w.contains(&code), "{code}: {:#?}", v.problems);
     }
     let doc = v.document.unwrap();
-    assert_eq!(doc["skipped"], 1);
-    assert_eq!(doc["keys"].as_array().unwrap().len(), 14);
-    // Without the padding the X25519 key is usable.
+    // Decision (docs/conformance.md): padding is a warning, so the padded X25519 key is
+    // usable (it was skipped when padding was an error).
+    assert_eq!(doc["skipped"], 0, "{:#?}", v.problems);
+    assert_eq!(doc["keys"].as_array().unwrap().len(), 15);
+    // Without the padding the warning goes away and nothing else changes.
     let body = mutated("paypal.jwks.json", |v| {
         let x = v["keys"][7]["x"]
             .as_str()
@@ -125,6 +123,11 @@ fn paypal_quirks_are_warnings_and_x25519_is_skipped() {
         v["keys"][7]["x"] = json!(x);
     });
     let v = check(Kind::Jwks, JWKS_URL, &body);
+    assert!(
+        !warnings(&v).contains(&"jwk_base64_padding"),
+        "{:#?}",
+        v.problems
+    );
     assert_eq!(v.document.unwrap()["skipped"], 0);
     // An EC key moved off the curve invalidates the set.
     let body = mutated("paypal.jwks.json", |v| {
@@ -192,8 +195,28 @@ fn discovery_documents() {
         "https://appleid.apple.com/.well-known/openid-configuration",
         &fixture("apple.metadata.json"),
     );
-    assert_outcome(&v, "apple", Some("pkce_s256_not_supported"), None);
+    // Apple's metadata lacks code_challenge_methods_supported: fine by RFC 8414 (oauth,
+    // warning tagged mcp), refused by MCP clients (mcp, error).
+    assert_outcome(&v, "apple oauth", None, Some("pkce_s256_not_supported"));
+    assert_eq!(
+        profiles_of(&v, "pkce_s256_not_supported"),
+        [Some(Profile::Mcp)]
+    );
+    let v = check_profile(
+        Kind::AuthorizationServerMetadata,
+        "https://appleid.apple.com/.well-known/openid-configuration",
+        &fixture("apple.metadata.json"),
+        Profile::Mcp,
+    );
+    assert_outcome(&v, "apple mcp", Some("pkce_s256_not_supported"), None);
     assert_eq!(errors(&v), ["pkce_s256_not_supported"]);
+    let v = check_profile(
+        Kind::AuthorizationServerMetadata,
+        "https://appleid.apple.com/.well-known/openid-configuration",
+        &fixture("apple.metadata.json"),
+        Profile::Atproto,
+    );
+    assert!(v.problems.is_empty(), "apple atproto: {:#?}", v.problems);
 
     let v = check(
         Kind::AuthorizationServerMetadata,
@@ -202,14 +225,7 @@ fn discovery_documents() {
     );
     let mut e = errors(&v);
     e.sort();
-    assert_eq!(
-        e,
-        [
-            "issuer_mismatch",
-            "issuer_templated",
-            "pkce_s256_not_supported"
-        ]
-    );
+    assert_eq!(e, ["issuer_mismatch", "issuer_templated"]);
 
     let github = fixture("github.as-metadata.json");
     let url = "https://github.com/.well-known/oauth-authorization-server/login/oauth";
@@ -218,7 +234,13 @@ fn discovery_documents() {
     let body = patch(&github, r#"{"code_challenge_methods_supported":["plain"]}"#);
     assert_outcome(
         &check(Kind::AuthorizationServerMetadata, url, &body),
-        "github plain",
+        "github plain oauth",
+        None,
+        Some("pkce_s256_not_supported"),
+    );
+    assert_outcome(
+        &check_profile(Kind::AuthorizationServerMetadata, url, &body, Profile::Mcp),
+        "github plain mcp",
         Some("pkce_s256_not_supported"),
         None,
     );

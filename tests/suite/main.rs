@@ -7,12 +7,16 @@ mod common;
 #[path = "../doc_support/mod.rs"]
 mod doc_support;
 
+mod admission;
 mod cli;
 mod documents_cimd;
+mod documents_cli_validate;
 mod documents_jwks;
 mod documents_metadata;
+mod documents_profiles;
 mod documents_proptest;
 mod documents_real_world;
+mod documents_service_profile;
 mod fetch_e2e;
 mod fuzz_regressions;
 mod policy_ranges;

@@ -56,7 +56,14 @@ async fn valid_verdict_verifies_with_an_independent_jose_library() {
     let header = jsonwebtoken::decode_header(jws).unwrap();
     let jwk = jwks.find(header.kid.as_deref().unwrap()).unwrap();
     let key = jsonwebtoken::DecodingKey::from_jwk(jwk).unwrap();
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::EdDSA);
+    // The default verdict algorithm is ES256 (docs/conformance.md), published in /v1/keys.
+    assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
+    assert_eq!(
+        jwk.common.key_algorithm,
+        Some(jsonwebtoken::jwk::KeyAlgorithm::ES256)
+    );
+    assert_eq!(value["claims"]["profile"], "oauth", "{value}");
+    let mut validation = jsonwebtoken::Validation::new(header.alg);
     validation.set_audience(&["as-1"]);
     validation.set_issuer(&["portcullis"]);
     let decoded = jsonwebtoken::decode::<serde_json::Value>(jws, &key, &validation).unwrap();
@@ -242,6 +249,7 @@ async fn a_thousand_identical_requests_cause_one_fetch() {
                         url,
                         kind: Kind::Jwks,
                         expect: ExpectBody::default(),
+                        profile: None,
                     },
                 )
                 .await
@@ -338,7 +346,7 @@ async fn concurrency_bound_answers_503_when_the_queue_is_full() {
     )
     .await;
     assert_eq!(second.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(second.json()["error"], "overloaded");
+    assert_eq!(second.json()["error"], "overloaded_caller");
     assert_eq!(first.await.unwrap(), StatusCode::OK);
 }
 
