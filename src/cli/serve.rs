@@ -46,10 +46,12 @@ async fn start(config_path: Option<&Path>) -> Result<(Arc<App>, Listeners), Star
         if let Ok(addr) = listener.local_addr() {
             tracing::info!(%addr, "portcullis proxy listening (CONNECT host:port)");
         }
+        // On SIGTERM the proxy stops accepting; open tunnels end with the process, after
+        // the API's grace period.
         tokio::spawn(proxy::serve(
             Arc::new(proxy),
             listener,
-            std::future::pending(),
+            server::shutdown_signal(),
         ));
     }
     if server_config.callers.is_empty() {
