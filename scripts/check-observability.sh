@@ -36,7 +36,9 @@ echo "== telemetry tests (scrape /metrics after traffic)"
 PORTCULLIS_METRICS_DUMP="$work/metrics.txt" \
 PORTCULLIS_DASHBOARD_RULES="$work/dashboard-rules.yml" \
   cargo test --locked --test suite telemetry_e2e
-for f in metrics.txt dashboard-rules.yml; do
+PORTCULLIS_PROXY_METRICS_DUMP="$work/proxy-metrics.txt" \
+  cargo test --locked --test suite proxy::an_allowed_target_is_tunnelled_pinned_and_audited
+for f in metrics.txt dashboard-rules.yml proxy-metrics.txt; do
   if [ ! -s "$work/$f" ]; then
     echo "telemetry tests did not write $f" >&2
     exit 1
@@ -53,6 +55,15 @@ if [ -n "$lint" ]; then
   exit 1
 fi
 echo "$(grep -c '^# TYPE portcullis_' "$work/metrics.txt") metrics, no problem"
+lint="$("$promtool" check metrics <"$work/proxy-metrics.txt" 2>&1)" || {
+  echo "$lint" >&2
+  exit 1
+}
+if [ -n "$lint" ]; then
+  echo "$lint" >&2
+  exit 1
+fi
+echo "$(grep -c '^# TYPE portcullis_proxy_' "$work/proxy-metrics.txt") proxy metrics, no problem"
 
 echo "== promtool check rules"
 "$promtool" check rules deploy/prometheus/alerts.yml

@@ -78,6 +78,9 @@ pub enum StartError {
     /// The API server could not start.
     #[error(transparent)]
     Serve(#[from] crate::server::ServeError),
+    /// The CONNECT proxy could not start.
+    #[error(transparent)]
+    Proxy(#[from] crate::proxy::ProxyStartError),
 }
 
 /// Reads and parses the config file; `None` gives the embedded defaults.

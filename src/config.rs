@@ -106,6 +106,36 @@ pub const DEFAULT_ISSUER: &str = "portcullis";
 /// Service log format when neither `--log-format` nor `PORTCULLIS_LOG_FORMAT` is given:
 /// text reads well on a terminal; log shippers set `json`.
 pub const DEFAULT_LOG_FORMAT: LogFormat = LogFormat::Text;
+/// Proxy: time a client has to send a whole CONNECT request head (slowloris bound).
+pub const DEFAULT_PROXY_HEADER_READ_TIMEOUT_MS: u64 = 5_000;
+/// Proxy: largest CONNECT request head accepted, in bytes.
+pub const DEFAULT_PROXY_MAX_HEADER_BYTES: usize = 8 * 1024;
+/// Proxy: TCP connect deadline to the target, shared by all its checked addresses.
+pub const DEFAULT_PROXY_CONNECT_TIMEOUT_MS: u64 = 5_000;
+/// Proxy: a tunnel with no byte in either direction for this long is cut.
+pub const DEFAULT_PROXY_IDLE_TIMEOUT_MS: u64 = 60_000;
+/// Proxy: longest a tunnel may live, busy or not (bounds long-poll abuse).
+pub const DEFAULT_PROXY_MAX_LIFETIME_MS: u64 = 600_000;
+/// Proxy: bytes a tunnel may carry from the client to the target.
+pub const DEFAULT_PROXY_MAX_BYTES_UP: u64 = 16 * 1024 * 1024;
+/// Proxy: bytes a tunnel may carry from the target to the client.
+pub const DEFAULT_PROXY_MAX_BYTES_DOWN: u64 = 256 * 1024 * 1024;
+/// Proxy: client connections at once that are not (yet) tunnels — heads being read,
+/// refusals being answered; past it, new connections wait in the listen backlog. Open
+/// tunnels have their own cap (`max_tunnels`).
+pub const DEFAULT_PROXY_MAX_CONNECTIONS: usize = 4_096;
+/// Proxy: tunnels open at once across all callers.
+pub const DEFAULT_PROXY_MAX_TUNNELS: usize = 1_024;
+/// Proxy: tunnels one caller may hold open at once.
+pub const DEFAULT_PROXY_MAX_TUNNELS_PER_CALLER: usize = 256;
+/// Proxy: CONNECT requests per second per caller (sustained).
+pub const DEFAULT_PROXY_RATE_PER_CALLER_PER_S: u32 = 50;
+/// Proxy: CONNECT burst per caller.
+pub const DEFAULT_PROXY_RATE_PER_CALLER_BURST: u32 = 100;
+/// Proxy: tunnels opened per second to one target host, so no caller can flood a site.
+pub const DEFAULT_PROXY_RATE_PER_HOST_PER_S: u32 = 20;
+/// Proxy: burst of tunnels to one target host.
+pub const DEFAULT_PROXY_RATE_PER_HOST_BURST: u32 = 40;
 
 /// Why a configuration could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -160,6 +190,8 @@ pub struct Config {
     pub audit: AuditConfig,
     /// Service (diagnostic) log.
     pub log: LogConfig,
+    /// Egress proxy mode (HTTP CONNECT); off unless `listen` is set.
+    pub proxy: ProxyConfig,
 }
 
 /// Format of the service's own log lines (not the audit log, which is always JSON).
@@ -198,6 +230,81 @@ impl Default for LogConfig {
             format: DEFAULT_LOG_FORMAT,
         }
     }
+}
+
+/// `[proxy]`: the HTTP CONNECT egress proxy (see `docs/proxy.md`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxyConfig {
+    /// Where the proxy listens; absent means the proxy is off.
+    pub listen: Option<SocketAddr>,
+    /// Deadline for a client to send its whole CONNECT request head.
+    pub header_read_timeout_ms: u64,
+    /// Largest CONNECT request head.
+    pub max_header_bytes: usize,
+    /// TCP connect deadline to the target.
+    pub connect_timeout_ms: u64,
+    /// Idle cut-off (no byte either way).
+    pub idle_timeout_ms: u64,
+    /// Longest tunnel lifetime.
+    pub max_lifetime_ms: u64,
+    /// Bytes per tunnel, client → target.
+    pub max_bytes_up: u64,
+    /// Bytes per tunnel, target → client.
+    pub max_bytes_down: u64,
+    /// Client connections at once that are not tunnels yet.
+    pub max_connections: usize,
+    /// Open tunnels, all callers.
+    pub max_tunnels: usize,
+    /// Open tunnels per caller.
+    pub max_tunnels_per_caller: usize,
+    /// CONNECTs per second per caller.
+    pub per_caller_per_s: u32,
+    /// CONNECT burst per caller.
+    pub per_caller_burst: u32,
+    /// Tunnels per second per target host.
+    pub per_target_host_per_s: u32,
+    /// Tunnel burst per target host.
+    pub per_target_host_burst: u32,
+    /// Per-caller roles (smokescreen-like); a caller without an entry gets the plain rules.
+    pub callers: Vec<ProxyCallerConfig>,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        ProxyConfig {
+            listen: None,
+            header_read_timeout_ms: DEFAULT_PROXY_HEADER_READ_TIMEOUT_MS,
+            max_header_bytes: DEFAULT_PROXY_MAX_HEADER_BYTES,
+            connect_timeout_ms: DEFAULT_PROXY_CONNECT_TIMEOUT_MS,
+            idle_timeout_ms: DEFAULT_PROXY_IDLE_TIMEOUT_MS,
+            max_lifetime_ms: DEFAULT_PROXY_MAX_LIFETIME_MS,
+            max_bytes_up: DEFAULT_PROXY_MAX_BYTES_UP,
+            max_bytes_down: DEFAULT_PROXY_MAX_BYTES_DOWN,
+            max_connections: DEFAULT_PROXY_MAX_CONNECTIONS,
+            max_tunnels: DEFAULT_PROXY_MAX_TUNNELS,
+            max_tunnels_per_caller: DEFAULT_PROXY_MAX_TUNNELS_PER_CALLER,
+            per_caller_per_s: DEFAULT_PROXY_RATE_PER_CALLER_PER_S,
+            per_caller_burst: DEFAULT_PROXY_RATE_PER_CALLER_BURST,
+            per_target_host_per_s: DEFAULT_PROXY_RATE_PER_HOST_PER_S,
+            per_target_host_burst: DEFAULT_PROXY_RATE_PER_HOST_BURST,
+            callers: Vec::new(),
+        }
+    }
+}
+
+/// `[[proxy.callers]]`: what one caller may reach through the proxy, on top of the rules.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProxyCallerConfig {
+    /// The caller's name, as in `[[server.callers]]`.
+    pub name: String,
+    /// When non-empty, the only hosts this caller may reach: exact names, or `*.suffix` for
+    /// any subdomain of `suffix`.
+    pub allow_hosts: Vec<String>,
+    /// Log what would be refused instead of refusing it (roll-out aid). The floor (cloud
+    /// metadata, unspecified, the service's own addresses) and the URL rules still refuse.
+    pub report_only: bool,
 }
 
 /// `[audit]`
@@ -728,6 +835,38 @@ impl Config {
                 why: "rates must be greater than zero",
             });
         }
+        let p = &self.proxy;
+        let proxy_positive = [
+            ("proxy.header_read_timeout_ms", p.header_read_timeout_ms),
+            ("proxy.connect_timeout_ms", p.connect_timeout_ms),
+            ("proxy.idle_timeout_ms", p.idle_timeout_ms),
+            ("proxy.max_lifetime_ms", p.max_lifetime_ms),
+            ("proxy.max_connections", p.max_connections as u64),
+            ("proxy.max_tunnels", p.max_tunnels as u64),
+            (
+                "proxy.max_tunnels_per_caller",
+                p.max_tunnels_per_caller as u64,
+            ),
+            ("proxy.per_caller_per_s", u64::from(p.per_caller_per_s)),
+            (
+                "proxy.per_target_host_per_s",
+                u64::from(p.per_target_host_per_s),
+            ),
+        ];
+        for (key, value) in proxy_positive {
+            if value == 0 {
+                return Err(ConfigError::Range {
+                    key,
+                    why: "must be greater than zero",
+                });
+            }
+        }
+        if p.callers.iter().any(|c| c.name.is_empty()) {
+            return Err(ConfigError::Range {
+                key: "proxy.callers.name",
+                why: "must not be empty",
+            });
+        }
         self.check_callers()?;
         Ok(())
     }
@@ -795,6 +934,18 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn proxy_is_off_by_default_and_checked() {
+        let c = Config::from_toml_str("").unwrap();
+        assert!(c.proxy.listen.is_none());
+        assert_eq!(c.proxy.idle_timeout_ms, DEFAULT_PROXY_IDLE_TIMEOUT_MS);
+        assert!(Config::from_toml_str("[proxy]\nidle_timeout_ms = 0\n").is_err());
+        assert!(Config::from_toml_str("[proxy]\nlisen = \"127.0.0.1:1\"\n").is_err());
+        let roles = "[[proxy.callers]]\nname = \"as\"\nallow_hosts = [\"*.example.com\"]\nreport_only = true\n";
+        let c = Config::from_toml_str(roles).unwrap();
+        assert!(c.proxy.callers[0].report_only);
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub mod judge;
 pub mod kind;
 pub mod policy;
 pub mod problem;
+pub mod proxy;
 pub mod server;
 pub mod service;
 pub mod telemetry;

@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use portcullis::assemble::{self, Loaded, Reloader, StartError};
 use portcullis::config::LogFormat;
+use portcullis::proxy::{self, Proxy};
+use portcullis::server::auth::Callers;
 use portcullis::server::{self, App, Listeners};
 
 use super::{EXIT_OK, usage_error};
@@ -75,16 +77,44 @@ struct Started {
 async fn start(loaded: &Loaded) -> Result<Started, StartError> {
     let config = &loaded.config;
     let listeners = Listeners::bind(&config.server).await?;
-    let own: Vec<IpAddr> = listeners
+    let proxy_listener = proxy::bind(&config.proxy, config.server.callers.is_empty()).await?;
+    let mut own: Vec<IpAddr> = listeners
         .tcp_addr()
         .map(|a| vec![a.ip()])
         .unwrap_or_default();
+    own.extend(
+        proxy_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.ip()),
+    );
     let audit = assemble::audit_sink(&config.audit)?;
     let telemetry = Arc::new(
         portcullis::telemetry::Telemetry::new(audit, assemble::BUILD_COMMIT)
             .map_err(|e| StartError::Telemetry(e.to_string()))?,
     );
     let service = assemble::build_loaded_service(loaded, &own, telemetry.clone())?;
+    if let Some(listener) = proxy_listener {
+        // The proxy keeps the rules, resolver and callers it started with; a SIGHUP reload
+        // does not reach it (docs/proxy.md): restart to change them.
+        let callers = Callers::from_config(&config.server.callers);
+        let proxy = Proxy::new(
+            service.fetcher().clone(),
+            callers,
+            config.proxy.clone(),
+            telemetry.clone(),
+        )?;
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(%addr, "portcullis proxy listening (CONNECT host:port)");
+        }
+        // On SIGTERM the proxy stops accepting; open tunnels end with the process, after
+        // the API's grace period.
+        tokio::spawn(proxy::serve(
+            Arc::new(proxy),
+            listener,
+            server::shutdown_signal(),
+        ));
+    }
     let app = Arc::new(App::new(service, config.server.clone()));
     if let Some(metrics) = app.config_metrics() {
         metrics.set_hash(&loaded.hash);

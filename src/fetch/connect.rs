@@ -62,36 +62,16 @@ pub async fn connect(
 ) -> Result<Connected, Problem> {
     let started = Instant::now();
     let connect_deadline = (started + budget.connect).min(budget.deadline);
-    let mut last_error = None;
-    let mut tcp = None;
-    for addr in addrs {
-        let peer = SocketAddr::new(addr.ip(), port);
-        // The one sanctioned connect: `peer` is built from a PinnedAddr the policy produced.
-        #[allow(clippy::disallowed_methods)]
-        let attempt = TcpStream::connect(peer);
-        match tokio::time::timeout_at(connect_deadline.into(), attempt).await {
-            Ok(Ok(stream)) => {
-                tcp = Some((stream, peer));
-                break;
-            }
-            Ok(Err(e)) => last_error = Some(format!("{peer}: {e}")),
-            Err(_) => {
-                return Err(timeout_problem(
-                    codes::CONNECT_TIMEOUT,
-                    "tcp connect",
-                    connect_deadline >= budget.deadline,
-                ));
-            }
+    let (stream, peer) = match connect_tcp(addrs, port, connect_deadline).await {
+        Ok(ok) => ok,
+        Err(TcpConnectError::TimedOut) => {
+            return Err(timeout_problem(
+                codes::CONNECT_TIMEOUT,
+                "tcp connect",
+                connect_deadline >= budget.deadline,
+            ));
         }
-    }
-    let Some((stream, peer)) = tcp else {
-        return Err(Problem::error(
-            codes::CONNECT_FAILED,
-            format!(
-                "no checked address accepted a connection ({})",
-                last_error.unwrap_or_else(|| "no address".to_owned())
-            ),
-        ));
+        Err(TcpConnectError::Refused(p)) => return Err(p),
     };
     let _ = stream.set_nodelay(true);
     let connect_time = started.elapsed();
@@ -126,4 +106,42 @@ pub async fn connect(
         connect_time,
         tls_time: tls_started.elapsed(),
     })
+}
+
+/// Why [`connect_tcp`] gave no stream.
+#[derive(Debug)]
+pub enum TcpConnectError {
+    /// The deadline passed before any address accepted.
+    TimedOut,
+    /// Every address refused or failed (`connect_failed`).
+    Refused(Problem),
+}
+
+/// Plain TCP to the first checked address that accepts, before `deadline`: the one place a
+/// socket is connected. The fetcher puts TLS on top; the proxy (`crate::proxy`) tunnels it
+/// as is, so both are pinned to addresses the policy produced.
+pub async fn connect_tcp(
+    addrs: &[PinnedAddr],
+    port: u16,
+    deadline: Instant,
+) -> Result<(TcpStream, SocketAddr), TcpConnectError> {
+    let mut last_error = None;
+    for addr in addrs {
+        let peer = SocketAddr::new(addr.ip(), port);
+        // The one sanctioned connect: `peer` is built from a PinnedAddr the policy produced.
+        #[allow(clippy::disallowed_methods)]
+        let attempt = TcpStream::connect(peer);
+        match tokio::time::timeout_at(deadline.into(), attempt).await {
+            Ok(Ok(stream)) => return Ok((stream, peer)),
+            Ok(Err(e)) => last_error = Some(format!("{peer}: {e}")),
+            Err(_) => return Err(TcpConnectError::TimedOut),
+        }
+    }
+    Err(TcpConnectError::Refused(Problem::error(
+        codes::CONNECT_FAILED,
+        format!(
+            "no checked address accepted a connection ({})",
+            last_error.unwrap_or_else(|| "no address".to_owned())
+        ),
+    )))
 }

@@ -402,6 +402,24 @@ impl Policy {
         AddrCheck { decisions, outcome }
     }
 
+    /// Report-only roll-out (a proxy caller role): pins `ip` even when the range table blocks
+    /// it, so the block is logged instead of enforced — except the floor (unspecified, cloud
+    /// metadata, also inside an embedded IPv4) and the host's own addresses, which are never
+    /// lifted. Takes the address, not a decision, so no caller can forge what is lifted.
+    pub fn pin_report_only(&self, ip: IpAddr) -> Option<PinnedAddr> {
+        let pinned = PinnedAddr::new(ip);
+        if self.self_addrs.contains(&ip) || self.self_addrs.contains(&pinned.ip()) {
+            return None;
+        }
+        match self.classify(ip).decision {
+            Decision::Allow => Some(pinned),
+            Decision::Block(Reason::Unspecified | Reason::CloudMetadata | Reason::SelfAddress) => {
+                None
+            }
+            Decision::Block(_) => Some(pinned),
+        }
+    }
+
     /// Ports allowed after layering.
     pub fn ports(&self) -> &[u16] {
         &self.ports

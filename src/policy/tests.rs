@@ -390,3 +390,18 @@ fn check_host_cases() {
     assert_eq!(code("[::ffff:a9fe:a9fe]"), CLOUD_METADATA);
     assert_eq!(code("a b"), HOST_BLOCKED);
 }
+
+#[test]
+fn report_only_lifts_range_blocks_but_never_the_floor_or_self() {
+    let p = default_policy().with_self_addresses([ip("203.0.113.5")]);
+    assert_eq!(
+        p.pin_report_only(ip("10.0.0.1")).map(PinnedAddr::ip),
+        Some(ip("10.0.0.1"))
+    );
+    assert!(p.pin_report_only(ip("169.254.169.254")).is_none());
+    assert!(p.pin_report_only(ip("0.0.0.0")).is_none());
+    assert!(p.pin_report_only(ip("::")).is_none());
+    assert!(p.pin_report_only(ip("::ffff:169.254.169.254")).is_none());
+    assert!(p.pin_report_only(ip("fd00:ec2::254")).is_none());
+    assert!(p.pin_report_only(ip("203.0.113.5")).is_none());
+}

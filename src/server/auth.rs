@@ -80,6 +80,12 @@ impl Callers {
             .strip_prefix(b"Bearer ")
             .or_else(|| header.strip_prefix(b"bearer "))
             .ok_or(AuthError::MissingToken)?;
+        self.token_owner(token).ok_or(AuthError::InvalidToken)
+    }
+
+    /// The caller whose token this is, compared in constant time against every entry; shared
+    /// by the API's bearer header and the proxy's `Proxy-Authorization: Basic`.
+    pub fn token_owner(&self, token: &[u8]) -> Option<String> {
         let presented: [u8; 32] = Sha256::digest(token).into();
         // Compare against every entry so timing does not reveal which one matched.
         let mut found = None;
@@ -88,7 +94,7 @@ impl Callers {
                 found = Some(name.clone());
             }
         }
-        found.ok_or(AuthError::InvalidToken)
+        found
     }
 }
 

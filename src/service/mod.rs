@@ -112,6 +112,17 @@ impl Service {
         }
     }
 
+    /// The guarded fetcher, shared with the CONNECT proxy so both doors use one resolver,
+    /// one policy and one connector.
+    pub fn fetcher(&self) -> &Fetcher {
+        &self.fetcher
+    }
+
+    /// The shared telemetry (registry and audit sink), for the CONNECT proxy.
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.telemetry
+    }
+
     /// The public JWKS, serialized once.
     pub fn jwks_json(&self) -> Bytes {
         self.jwks_json.clone()

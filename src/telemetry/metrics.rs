@@ -269,6 +269,12 @@ impl Telemetry {
         Ok(t)
     }
 
+    /// The registry, so another front door (the CONNECT proxy) adds its metrics to the same
+    /// `/metrics` exposition instead of a second scrape target.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
     /// Text exposition of every metric (Prometheus text format 0.0.4).
     pub fn render(&self) -> String {
         let created = self.key_created.get();

@@ -22,6 +22,8 @@ mod fuzz_regressions;
 mod policy_ranges;
 mod policy_urls;
 mod problem_codes;
+mod proxy;
+mod proxy_clients;
 mod readme;
 mod reload;
 mod service_e2e;

@@ -18,6 +18,11 @@ fn every_code() -> Vec<&'static str> {
             .map(|c| c.as_str()),
     );
     codes.extend(portcullis::documents::all_codes().map(|c| c.as_str()));
+    codes.extend(
+        portcullis::proxy::codes::ALL_CODES
+            .iter()
+            .map(|c| c.as_str()),
+    );
     codes
 }
 

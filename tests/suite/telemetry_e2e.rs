@@ -478,6 +478,7 @@ fn operations_doc_lists_exactly_the_exported_metrics() {
     // `/metrics` also carries the reload metrics, which outlive each swapped service.
     let config = portcullis::server::reload::ConfigMetrics::new().unwrap();
     config.set_hash("test");
+    portcullis::proxy::observe::ProxyMetrics::register(telemetry.registry()).unwrap();
     let exported = exported(&(telemetry.render() + &config.render()));
     let documented = documented();
     assert!(documented.len() >= 20, "table parsed: {documented:?}");
@@ -509,6 +510,7 @@ fn alerts_and_dashboard_reference_only_exported_metrics() {
     let telemetry = Telemetry::new(None, "test").unwrap();
     let config = portcullis::server::reload::ConfigMetrics::new().unwrap();
     config.set_hash("test");
+    portcullis::proxy::observe::ProxyMetrics::register(telemetry.registry()).unwrap();
     let exported = exported(&(telemetry.render() + &config.render()));
     let files = [
         (
