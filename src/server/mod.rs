@@ -3,7 +3,13 @@
 //! every decision is the service's.
 
 pub mod auth;
+pub mod body;
+pub mod budget;
+pub mod control_frames;
 pub mod first_bytes;
+pub mod h2_guard;
+pub mod idle;
+pub mod render_cache;
 pub mod request;
 
 use std::convert::Infallible;
@@ -11,11 +17,11 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Full, Limited};
+use http::{Method, Request, Response, StatusCode, Version, header};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -29,7 +35,12 @@ use tokio::sync::Semaphore;
 use crate::config::ServerConfig;
 use crate::service::Service;
 use crate::service::limits::Refusal;
+use crate::telemetry::metrics::ApiMetrics;
 use auth::Callers;
+use body::ApiBody;
+use budget::{ByteBudget, Charge};
+use idle::{Activity, IdleLimits};
+use render_cache::RenderCache;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -53,7 +64,7 @@ pub enum ServeError {
     NoListener,
 }
 
-type Body = Full<Bytes>;
+type Body = ApiBody;
 
 fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
     let bytes = serde_json::to_vec(value).unwrap_or_default();
@@ -61,7 +72,7 @@ fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Body
 }
 
 fn bytes_response(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Body> {
-    let mut response = Response::new(Full::new(body));
+    let mut response = Response::new(ApiBody::uncharged(body));
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -130,12 +141,29 @@ impl From<Refusal> for Refused {
     }
 }
 
+/// Static bodies: built once, shared by every response (a reference count, no copy).
+const HEALTHZ_OK: &[u8] = br#"{"status":"ok"}"#;
+const READYZ_READY: &[u8] = br#"{"status":"ready"}"#;
+const READYZ_SHUTTING_DOWN: &[u8] = br#"{"status":"shutting_down"}"#;
+const SERVER_BUSY: &[u8] =
+    br#"{"error":"server_busy","detail":"too many responses are waiting to be read; retry later"}"#;
+const CONFLICTING_FRAMING: &[u8] = br#"{"error":"conflicting_framing","detail":"a request must not carry both Content-Length and Transfer-Encoding"}"#;
+
+/// One connection's state shared with its request handlers.
+struct Conn {
+    activity: Arc<Activity>,
+    pending: Arc<ByteBudget>,
+}
+
 /// Shared state of the running server.
 pub struct App {
     service: Arc<Service>,
     callers: Callers,
     config: ServerConfig,
     ready: AtomicBool,
+    metrics: ApiMetrics,
+    pending: Arc<ByteBudget>,
+    rendered: RenderCache,
 }
 
 impl App {
@@ -143,34 +171,101 @@ impl App {
     pub fn new(service: Arc<Service>, config: ServerConfig) -> App {
         App {
             callers: Callers::from_config(&config.callers),
+            metrics: service.telemetry().api().clone(),
+            pending: ByteBudget::new(config.max_pending_response_bytes),
+            rendered: RenderCache::new(Duration::from_millis(config.metrics_render_interval_ms)),
             service,
             config,
             ready: AtomicBool::new(true),
         }
     }
 
-    async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
+    /// The shared `503 server_busy`, held outside the budget (it is small and static).
+    fn busy(&self) -> Response<Body> {
+        self.metrics.responses_shed.inc();
+        let mut response = bytes_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "application/json",
+            Bytes::from_static(SERVER_BUSY),
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        response
+    }
+
+    /// Charges a response to the pending budgets, or answers `503 server_busy` instead.
+    fn charge(&self, response: Response<Body>, conn: &Conn) -> Response<Body> {
+        let (parts, body) = response.into_parts();
+        match Charge::take(
+            &self.pending,
+            &conn.pending,
+            &self.metrics.pending_response_bytes,
+            body.len(),
+        ) {
+            Ok(charge) => Response::from_parts(parts, body.charged(charge)),
+            Err(_) => self.busy(),
+        }
+    }
+
+    async fn handle(self: Arc<Self>, request: Request<Incoming>, conn: &Conn) -> Response<Body> {
+        if conflicting_framing(&request) {
+            self.metrics
+                .connections_closed
+                .with_label_values(&["conflicting_framing"])
+                .inc();
+            let mut response = bytes_response(
+                StatusCode::BAD_REQUEST,
+                "application/json",
+                Bytes::from_static(CONFLICTING_FRAMING),
+            );
+            response.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+            return response;
+        }
         let path = request.uri().path().to_owned();
         match (request.method(), path.as_str()) {
-            (&Method::POST, "/v1/fetch") => self.fetch(request).await,
+            (&Method::POST, "/v1/fetch") => {
+                if self.pending.is_full() || conn.pending.is_full() {
+                    return self.busy();
+                }
+                self.fetch(request).await
+            }
             (&Method::GET, "/v1/keys") => bytes_response(
                 StatusCode::OK,
                 "application/jwk-set+json",
                 self.service.jwks_json(),
             ),
-            (&Method::GET, "/metrics") => bytes_response(
+            (&Method::GET, "/metrics") => {
+                let text = self.rendered.get(Instant::now(), || {
+                    self.metrics.metrics_renders.inc();
+                    Bytes::from(self.service.metrics_text())
+                });
+                bytes_response(
+                    StatusCode::OK,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                    text,
+                )
+            }
+            (&Method::GET, "/healthz") => bytes_response(
                 StatusCode::OK,
-                "text/plain; version=0.0.4; charset=utf-8",
-                Bytes::from(self.service.metrics_text()),
+                "application/json",
+                Bytes::from_static(HEALTHZ_OK),
             ),
-            (&Method::GET, "/healthz") => json_response(StatusCode::OK, &json!({"status": "ok"})),
             (&Method::GET, "/readyz") => {
                 if self.ready.load(Ordering::SeqCst) {
-                    json_response(StatusCode::OK, &json!({"status": "ready"}))
+                    bytes_response(
+                        StatusCode::OK,
+                        "application/json",
+                        Bytes::from_static(READYZ_READY),
+                    )
                 } else {
-                    json_response(
+                    bytes_response(
                         StatusCode::SERVICE_UNAVAILABLE,
-                        &json!({"status": "shutting_down"}),
+                        "application/json",
+                        Bytes::from_static(READYZ_SHUTTING_DOWN),
                     )
                 }
             }
@@ -276,6 +371,15 @@ impl App {
     }
 }
 
+/// RFC 9112 §6.3: a request with both `Content-Length` and `Transfer-Encoding` is a
+/// request-smuggling vector; hyper reads it as chunked and closes the connection afterwards,
+/// but still answers it. Refuse it instead. (h2 forbids `Transfer-Encoding` itself.)
+fn conflicting_framing<B>(request: &Request<B>) -> bool {
+    request.version() < Version::HTTP_2
+        && request.headers().contains_key(header::CONTENT_LENGTH)
+        && request.headers().contains_key(header::TRANSFER_ENCODING)
+}
+
 /// Checks the safe-default rule before binding: no callers means loopback only.
 pub fn check_listen(config: &ServerConfig) -> Result<(), ServeError> {
     if config.listen_tcp && config.callers.is_empty() && !config.listen.ip().is_loopback() {
@@ -334,7 +438,7 @@ impl Listeners {
 /// HTTP/1.1 from h2c; see [`first_bytes`]).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
-fn builder() -> auto::Builder<TokioExecutor> {
+fn builder(config: &ServerConfig) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -345,7 +449,13 @@ fn builder() -> auto::Builder<TokioExecutor> {
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_concurrent_streams(64)
+        .max_concurrent_streams(config.h2_max_concurrent_streams)
+        .keep_alive_interval(Some(Duration::from_millis(
+            config.h2_keep_alive_interval_ms.max(1),
+        )))
+        .keep_alive_timeout(Duration::from_millis(
+            config.h2_keep_alive_timeout_ms.max(1),
+        ))
         .max_header_list_size(16 * 1024)
         .max_pending_accept_reset_streams(16)
         .max_local_error_reset_streams(64);
@@ -362,14 +472,41 @@ fn spawn_connection<I>(
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let watcher = graceful.watcher();
+    let conn = Arc::new(Conn {
+        activity: Activity::new(),
+        pending: ByteBudget::new(app.config.max_pending_response_bytes_per_connection),
+    });
+    let limits = IdleLimits {
+        first_request: Duration::from_millis(app.config.first_request_timeout_ms),
+        idle: Duration::from_millis(app.config.idle_timeout_ms),
+    };
+    let metrics = app.metrics.clone();
+    let flood_counter = metrics
+        .connections_closed
+        .with_label_values(&["control_frame_flood"]);
+    let per_second = app.config.h2_max_control_frames_per_s;
+    let activity = conn.activity.clone();
     tokio::spawn(async move {
         let service = service_fn(move |req| {
             let app = app.clone();
-            async move { Ok::<_, Infallible>(app.handle(req).await) }
+            let conn = conn.clone();
+            async move {
+                let busy = conn.activity.begin();
+                let response = app.clone().handle(req, &conn).await;
+                let response = app.charge(response, &conn);
+                drop(busy);
+                Ok::<_, Infallible>(response)
+            }
         });
         let io = first_bytes::FirstBytesDeadline::new(io, HEADER_READ_TIMEOUT);
+        let io = h2_guard::ControlFrameGuard::new(io, per_second, flood_counter);
         let connection = builder.serve_connection(TokioIo::new(io), service);
-        let _ = watcher.watch(connection.into_owned()).await;
+        tokio::select! {
+            _ = watcher.watch(connection.into_owned()) => {}
+            reason = activity.expired(limits) => {
+                metrics.connections_closed.with_label_values(&[reason]).inc();
+            }
+        }
         drop(permit);
     });
 }
@@ -377,7 +514,7 @@ fn spawn_connection<I>(
 /// Serves until `shutdown` resolves, then stops accepting and gives in-flight requests
 /// `shutdown_grace_ms` to finish.
 pub async fn serve(app: Arc<App>, listeners: Listeners, shutdown: impl Future<Output = ()>) {
-    let builder = Arc::new(builder());
+    let builder = Arc::new(builder(&app.config));
     let graceful = GracefulShutdown::new();
     let slots = Arc::new(Semaphore::new(app.config.max_connections.max(1)));
     let grace = Duration::from_millis(app.config.shutdown_grace_ms);

@@ -112,6 +112,11 @@ impl Service {
         self.jwks_json.clone()
     }
 
+    /// The metric handles, for the API server's own counters and gauges.
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.telemetry
+    }
+
     /// The Prometheus exposition text.
     pub fn metrics_text(&self) -> String {
         if let Ok(cache) = self.cache.lock() {
