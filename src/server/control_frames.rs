@@ -72,6 +72,11 @@ impl FrameScanner {
         self.state != State::NotH2
     }
 
+    /// True once the whole preface was seen: this is an h2 connection.
+    pub fn is_h2(&self) -> bool {
+        matches!(self.state, State::Header(_) | State::Payload(_))
+    }
+
     /// Feeds the next inbound bytes; returns how many control frames began in them.
     pub fn feed(&mut self, mut bytes: &[u8]) -> u32 {
         let mut control = 0u32;

@@ -1,11 +1,13 @@
-//! The I/O half of the control-frame cap: a pass-through reader that feeds every inbound
+//! The I/O half of the inbound scanners: a pass-through reader that feeds every inbound
 //! byte to a [`FrameScanner`] and fails the read (so hyper closes the connection) once the
-//! peer sends more control frames in a second than the budget allows. Writes pass untouched.
-//! On an HTTP/1.1 connection the scanner gives up after the first bytes and this is a plain
-//! pass-through.
+//! peer sends more h2 control frames in a second than the budget allows. On an HTTP/1.1
+//! connection it feeds a [`FramingScanner`] instead and raises a shared flag when a head
+//! carries both `Content-Length` and `Transfer-Encoding`. Writes pass untouched.
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -13,6 +15,7 @@ use prometheus::IntCounter;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::control_frames::{ControlBudget, FrameScanner};
+use super::framing::FramingScanner;
 
 /// An I/O object closed when its h2 peer floods control frames.
 pub struct ControlFrameGuard<I> {
@@ -21,6 +24,8 @@ pub struct ControlFrameGuard<I> {
     budget: ControlBudget,
     tripped: bool,
     on_trip: IntCounter,
+    framing: FramingScanner,
+    conflict: Arc<AtomicBool>,
 }
 
 impl<I> ControlFrameGuard<I> {
@@ -32,7 +37,15 @@ impl<I> ControlFrameGuard<I> {
             budget: ControlBudget::new(per_second, Instant::now()),
             tripped: false,
             on_trip,
+            framing: FramingScanner::new(),
+            conflict: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Set once an HTTP/1.1 head on this connection had both `Content-Length` and
+    /// `Transfer-Encoding` (see [`super::framing`]).
+    pub fn conflict_flag(&self) -> Arc<AtomicBool> {
+        self.conflict.clone()
     }
 }
 
@@ -52,10 +65,15 @@ impl<I: AsyncRead + Unpin> AsyncRead for ControlFrameGuard<I> {
         }
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(())) = polled
-            && this.scanner.is_h2_or_undecided()
-        {
-            let control = this.scanner.feed(&buf.filled()[before..]);
+        if let Poll::Ready(Ok(())) = polled {
+            let read = &buf.filled()[before..];
+            if !this.scanner.is_h2() && !this.framing.conflict() && this.framing.feed(read) {
+                this.conflict.store(true, Ordering::SeqCst);
+            }
+            if !this.scanner.is_h2_or_undecided() {
+                return polled;
+            }
+            let control = this.scanner.feed(read);
             if !this.budget.spend(control, Instant::now()) {
                 this.tripped = true;
                 this.on_trip.inc();

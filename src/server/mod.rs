@@ -7,6 +7,7 @@ pub mod body;
 pub mod budget;
 pub mod control_frames;
 pub mod first_bytes;
+pub mod framing;
 pub mod h2_guard;
 pub mod idle;
 pub mod render_cache;
@@ -153,6 +154,8 @@ const CONFLICTING_FRAMING: &[u8] = br#"{"error":"conflicting_framing","detail":"
 struct Conn {
     activity: Arc<Activity>,
     pending: Arc<ByteBudget>,
+    /// Raised by the inbound scanner: an HTTP/1.1 head had conflicting framing headers.
+    conflicting_framing: Arc<AtomicBool>,
 }
 
 /// Shared state of the running server.
@@ -209,7 +212,7 @@ impl App {
     }
 
     async fn handle(self: Arc<Self>, request: Request<Incoming>, conn: &Conn) -> Response<Body> {
-        if conflicting_framing(&request) {
+        if conflicting_framing(&request, &conn.conflicting_framing) {
             self.metrics
                 .connections_closed
                 .with_label_values(&["conflicting_framing"])
@@ -372,12 +375,14 @@ impl App {
 }
 
 /// RFC 9112 §6.3: a request with both `Content-Length` and `Transfer-Encoding` is a
-/// request-smuggling vector; hyper reads it as chunked and closes the connection afterwards,
-/// but still answers it. Refuse it instead. (h2 forbids `Transfer-Encoding` itself.)
-fn conflicting_framing<B>(request: &Request<B>) -> bool {
+/// request-smuggling vector; hyper reads it as chunked, drops `Content-Length` and closes
+/// the connection afterwards, but still answers it. Refuse it instead: the inbound scanner
+/// saw both headers in a head, and this request is chunked (hyper's reading of it). h2
+/// forbids `Transfer-Encoding` itself.
+fn conflicting_framing<B>(request: &Request<B>, seen: &AtomicBool) -> bool {
     request.version() < Version::HTTP_2
-        && request.headers().contains_key(header::CONTENT_LENGTH)
         && request.headers().contains_key(header::TRANSFER_ENCODING)
+        && (seen.load(Ordering::SeqCst) || request.headers().contains_key(header::CONTENT_LENGTH))
 }
 
 /// Checks the safe-default rule before binding: no callers means loopback only.
@@ -472,19 +477,23 @@ fn spawn_connection<I>(
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let watcher = graceful.watcher();
+    let per_second = app.config.h2_max_control_frames_per_s;
+    let flood_counter = app
+        .metrics
+        .connections_closed
+        .with_label_values(&["control_frame_flood"]);
+    let io = first_bytes::FirstBytesDeadline::new(io, HEADER_READ_TIMEOUT);
+    let io = h2_guard::ControlFrameGuard::new(io, per_second, flood_counter);
     let conn = Arc::new(Conn {
         activity: Activity::new(),
         pending: ByteBudget::new(app.config.max_pending_response_bytes_per_connection),
+        conflicting_framing: io.conflict_flag(),
     });
     let limits = IdleLimits {
         first_request: Duration::from_millis(app.config.first_request_timeout_ms),
         idle: Duration::from_millis(app.config.idle_timeout_ms),
     };
     let metrics = app.metrics.clone();
-    let flood_counter = metrics
-        .connections_closed
-        .with_label_values(&["control_frame_flood"]);
-    let per_second = app.config.h2_max_control_frames_per_s;
     let activity = conn.activity.clone();
     tokio::spawn(async move {
         let service = service_fn(move |req| {
@@ -498,8 +507,6 @@ fn spawn_connection<I>(
                 Ok::<_, Infallible>(response)
             }
         });
-        let io = first_bytes::FirstBytesDeadline::new(io, HEADER_READ_TIMEOUT);
-        let io = h2_guard::ControlFrameGuard::new(io, per_second, flood_counter);
         let connection = builder.serve_connection(TokioIo::new(io), service);
         tokio::select! {
             _ = watcher.watch(connection.into_owned()) => {}

@@ -18,5 +18,6 @@ mod fuzz_regressions;
 mod policy_ranges;
 mod policy_urls;
 mod problem_codes;
+mod server_limits;
 mod service_e2e;
 mod telemetry_e2e;
