@@ -12,6 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use tokio::sync::Notify;
+
 /// The two limits, from `[server]`.
 #[derive(Debug, Clone, Copy)]
 pub struct IdleLimits {
@@ -58,6 +60,9 @@ pub struct Activity {
     served: AtomicBool,
     /// Milliseconds after `opened` of the last handler start or end.
     last_change_ms: AtomicU64,
+    /// Set (and notified) when the server needs this connection's slot back.
+    evicted: AtomicBool,
+    evict: Notify,
 }
 
 impl Activity {
@@ -68,7 +73,25 @@ impl Activity {
             in_flight: AtomicUsize::new(0),
             served: AtomicBool::new(false),
             last_change_ms: AtomicU64::new(0),
+            evicted: AtomicBool::new(false),
+            evict: Notify::new(),
         })
+    }
+
+    /// `Some(inactive_for)` if no handler runs and it was not evicted already: a candidate
+    /// for eviction when every connection slot is taken.
+    pub fn evictable(&self) -> Option<Duration> {
+        if self.in_flight.load(Ordering::SeqCst) > 0 || self.evicted.load(Ordering::SeqCst) {
+            return None;
+        }
+        let since = Duration::from_millis(self.last_change_ms.load(Ordering::SeqCst));
+        Some(self.opened.elapsed().saturating_sub(since))
+    }
+
+    /// Asks the connection to close now (its slot is needed).
+    pub fn evict(&self) {
+        self.evicted.store(true, Ordering::SeqCst);
+        self.evict.notify_one();
     }
 
     fn touch(&self) {
@@ -97,13 +120,23 @@ impl Activity {
     }
 
     /// Resolves with the close reason (a `CLOSE_REASONS` label) once the connection should
-    /// be closed.
+    /// be closed: timed out, or evicted to free its slot.
     pub async fn expired(self: Arc<Self>, limits: IdleLimits) -> &'static str {
         loop {
-            match self.next(limits) {
+            let wait = match self.next(limits) {
                 Next::CloseFirstRequest => return "first_request_timeout",
                 Next::CloseIdle => return "idle_timeout",
-                Next::WaitFor(d) => tokio::time::sleep(d.max(Duration::from_millis(10))).await,
+                Next::WaitFor(d) => d.max(Duration::from_millis(10)),
+            };
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = self.evict.notified() => {
+                    if self.in_flight.load(Ordering::SeqCst) == 0 {
+                        return "evicted_idle";
+                    }
+                    // A request began meanwhile: keep serving it.
+                    self.evicted.store(false, Ordering::SeqCst);
+                }
             }
         }
     }

@@ -12,6 +12,7 @@ pub mod h2_guard;
 pub mod idle;
 pub mod render_cache;
 pub mod request;
+pub mod slots;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -31,7 +32,6 @@ use hyper_util::server::graceful::GracefulShutdown;
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
-use tokio::sync::Semaphore;
 
 use crate::config::ServerConfig;
 use crate::service::Service;
@@ -472,7 +472,8 @@ fn spawn_connection<I>(
     app: Arc<App>,
     builder: Arc<auto::Builder<TokioExecutor>>,
     graceful: &GracefulShutdown,
-    permit: tokio::sync::OwnedSemaphorePermit,
+    activity: Arc<Activity>,
+    slot: slots::Slot,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -485,7 +486,7 @@ fn spawn_connection<I>(
     let io = first_bytes::FirstBytesDeadline::new(io, HEADER_READ_TIMEOUT);
     let io = h2_guard::ControlFrameGuard::new(io, per_second, flood_counter);
     let conn = Arc::new(Conn {
-        activity: Activity::new(),
+        activity: activity.clone(),
         pending: ByteBudget::new(app.config.max_pending_response_bytes_per_connection),
         conflicting_framing: io.conflict_flag(),
     });
@@ -494,7 +495,6 @@ fn spawn_connection<I>(
         idle: Duration::from_millis(app.config.idle_timeout_ms),
     };
     let metrics = app.metrics.clone();
-    let activity = conn.activity.clone();
     tokio::spawn(async move {
         let service = service_fn(move |req| {
             let app = app.clone();
@@ -514,7 +514,7 @@ fn spawn_connection<I>(
                 metrics.connections_closed.with_label_values(&[reason]).inc();
             }
         }
-        drop(permit);
+        drop(slot);
     });
 }
 
@@ -523,27 +523,37 @@ fn spawn_connection<I>(
 pub async fn serve(app: Arc<App>, listeners: Listeners, shutdown: impl Future<Output = ()>) {
     let builder = Arc::new(builder(&app.config));
     let graceful = GracefulShutdown::new();
-    let slots = Arc::new(Semaphore::new(app.config.max_connections.max(1)));
+    let slots = slots::Slots::new(app.config.max_connections);
     let grace = Duration::from_millis(app.config.shutdown_grace_ms);
     tokio::pin!(shutdown);
     let Listeners { tcp, unix } = listeners;
     loop {
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            break;
-        };
-        tokio::select! {
-            accepted = accept_tcp(tcp.as_ref()) => {
-                if let Ok((stream, _)) = accepted {
+        // Accept first, then find a slot (evicting the idlest connection if all are taken):
+        // a full server still takes in the next client instead of leaving it in the backlog.
+        let accepted = tokio::select! {
+            accepted = accept_tcp(tcp.as_ref()) => match accepted {
+                Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);
-                    spawn_connection(stream, app.clone(), builder.clone(), &graceful, permit);
+                    Accepted::Tcp(stream)
                 }
-            }
-            accepted = accept_unix(unix.as_ref()) => {
-                if let Ok((stream, _)) = accepted {
-                    spawn_connection(stream, app.clone(), builder.clone(), &graceful, permit);
-                }
-            }
+                Err(_) => continue,
+            },
+            accepted = accept_unix(unix.as_ref()) => match accepted {
+                Ok((stream, _)) => Accepted::Unix(stream),
+                Err(_) => continue,
+            },
             () = &mut shutdown => break,
+        };
+        let activity = Activity::new();
+        let slot = tokio::select! {
+            slot = slots.take(&activity) => slot,
+            () = &mut shutdown => break,
+        };
+        let Some(slot) = slot else { break };
+        let (app, builder) = (app.clone(), builder.clone());
+        match accepted {
+            Accepted::Tcp(s) => spawn_connection(s, app, builder, &graceful, activity, slot),
+            Accepted::Unix(s) => spawn_connection(s, app, builder, &graceful, activity, slot),
         }
     }
     app.ready.store(false, Ordering::SeqCst);
@@ -559,6 +569,11 @@ pub async fn serve(app: Arc<App>, listeners: Listeners, shutdown: impl Future<Ou
     {
         tracing::warn!("shutdown grace period passed with requests still in flight");
     }
+}
+
+enum Accepted {
+    Tcp(tokio::net::TcpStream),
+    Unix(tokio::net::UnixStream),
 }
 
 async fn accept_tcp(

@@ -386,9 +386,10 @@ impl Telemetry {
 
 /// Why the API server closed a connection: label values of
 /// `portcullis_api_connections_closed_total{reason}`.
-pub const CLOSE_REASONS: [&str; 4] = [
+pub const CLOSE_REASONS: [&str; 5] = [
     "first_request_timeout",
     "idle_timeout",
+    "evicted_idle",
     "control_frame_flood",
     "conflicting_framing",
 ];
