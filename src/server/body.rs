@@ -24,6 +24,7 @@ pub const CHUNK: usize = 16 * 1024;
 pub struct ApiBody {
     rest: Bytes,
     charge: Option<Charge>,
+    shared: bool,
 }
 
 impl ApiBody {
@@ -32,7 +33,24 @@ impl ApiBody {
         ApiBody {
             rest: bytes,
             charge: None,
+            shared: false,
         }
+    }
+
+    /// A body whose bytes are shared by every response that carries them (static texts,
+    /// the cached `/metrics` rendering, the JWKS): holding it costs a reference count, not
+    /// its length, so it is not charged to the pending budget.
+    pub fn shared(bytes: Bytes) -> ApiBody {
+        ApiBody {
+            rest: bytes,
+            charge: None,
+            shared: true,
+        }
+    }
+
+    /// Whether this body is shared (see [`ApiBody::shared`]).
+    pub fn is_shared(&self) -> bool {
+        self.shared
     }
 
     /// The body's length.

@@ -73,7 +73,16 @@ fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Body
 }
 
 fn bytes_response(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Body> {
-    let mut response = Response::new(ApiBody::uncharged(body));
+    with_headers(status, content_type, ApiBody::uncharged(body))
+}
+
+/// A response whose body is shared, not allocated for it (see [`ApiBody::shared`]).
+fn shared_response(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Body> {
+    with_headers(status, content_type, ApiBody::shared(body))
+}
+
+fn with_headers(status: StatusCode, content_type: &'static str, body: ApiBody) -> Response<Body> {
+    let mut response = Response::new(body);
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -183,10 +192,10 @@ impl App {
         }
     }
 
-    /// The shared `503 server_busy`, held outside the budget (it is small and static).
+    /// The shared `503 server_busy` (static, so outside the budget).
     fn busy(&self) -> Response<Body> {
         self.metrics.responses_shed.inc();
-        let mut response = bytes_response(
+        let mut response = shared_response(
             StatusCode::SERVICE_UNAVAILABLE,
             "application/json",
             Bytes::from_static(SERVER_BUSY),
@@ -198,7 +207,11 @@ impl App {
     }
 
     /// Charges a response to the pending budgets, or answers `503 server_busy` instead.
+    /// Shared bodies cost no memory per response and pass uncharged.
     fn charge(&self, response: Response<Body>, conn: &Conn) -> Response<Body> {
+        if response.body().is_shared() {
+            return response;
+        }
         let (parts, body) = response.into_parts();
         match Charge::take(
             &self.pending,
@@ -217,7 +230,7 @@ impl App {
                 .connections_closed
                 .with_label_values(&["conflicting_framing"])
                 .inc();
-            let mut response = bytes_response(
+            let mut response = shared_response(
                 StatusCode::BAD_REQUEST,
                 "application/json",
                 Bytes::from_static(CONFLICTING_FRAMING),
@@ -236,7 +249,7 @@ impl App {
                 }
                 self.fetch(request).await
             }
-            (&Method::GET, "/v1/keys") => bytes_response(
+            (&Method::GET, "/v1/keys") => shared_response(
                 StatusCode::OK,
                 "application/jwk-set+json",
                 self.service.jwks_json(),
@@ -246,26 +259,26 @@ impl App {
                     self.metrics.metrics_renders.inc();
                     Bytes::from(self.service.metrics_text())
                 });
-                bytes_response(
+                shared_response(
                     StatusCode::OK,
                     "text/plain; version=0.0.4; charset=utf-8",
                     text,
                 )
             }
-            (&Method::GET, "/healthz") => bytes_response(
+            (&Method::GET, "/healthz") => shared_response(
                 StatusCode::OK,
                 "application/json",
                 Bytes::from_static(HEALTHZ_OK),
             ),
             (&Method::GET, "/readyz") => {
                 if self.ready.load(Ordering::SeqCst) {
-                    bytes_response(
+                    shared_response(
                         StatusCode::OK,
                         "application/json",
                         Bytes::from_static(READYZ_READY),
                     )
                 } else {
-                    bytes_response(
+                    shared_response(
                         StatusCode::SERVICE_UNAVAILABLE,
                         "application/json",
                         Bytes::from_static(READYZ_SHUTTING_DOWN),
