@@ -558,8 +558,10 @@ fn spawn_attack(
             }
         }
         _ => {
-            // Authenticated attacker at its full rate (per-caller limit), 32 concurrent.
-            for w in 0..32usize {
+            // Authenticated attacker at its full rate (per-caller limit): 32 concurrent, or
+            // 400 against slow-drip origins (its rate times the time each fetch is held).
+            let workers = if class == 4 { 400 } else { 32 };
+            for w in 0..workers {
                 let (stop, stats) = (stop.clone(), stats.clone());
                 tasks.push(tokio::spawn(async move {
                     while !stop.load(Ordering::Relaxed) {
@@ -584,7 +586,7 @@ fn spawn_attack(
                             .await
                         {
                             Ok((429, _)) | Ok((503, _)) => {
-                                tokio::time::sleep(Duration::from_millis(5 + w as u64)).await
+                                tokio::time::sleep(Duration::from_millis(5 + (w % 32) as u64)).await
                             }
                             Ok(_) => {}
                             Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
@@ -636,7 +638,6 @@ fn depends_on(class: u8) -> &'static str {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn run_class(
     class: u8,
     secs: u64,
