@@ -334,3 +334,40 @@ async fn legit_requests_are_served_while_idlers_hold_connections() {
     assert!(closed_count(&service, "evicted_idle") >= 12);
     assert_eq!(closed_count(&service, "first_request_timeout"), 0);
 }
+
+#[tokio::test]
+async fn a_well_behaved_h2c_client_gets_whole_bodies() {
+    use http_body_util::{BodyExt, Full};
+    let lab = Lab::start().await;
+    let service = lab.serve(|_| {}).await;
+    let stream = connect(service.addr).await;
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(stream),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    for (path, min_len) in [("/healthz", 10), ("/metrics", 10_000), ("/nope", 10)] {
+        let request = http::Request::get(format!("http://127.0.0.1{path}"))
+            .body(Full::new(bytes::Bytes::new()))
+            .unwrap();
+        let response = sender.send_request(request).await.unwrap();
+        let status = response.status();
+        let announced = response
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert!(body.len() >= min_len, "{path}: {} bytes", body.len());
+        assert_eq!(
+            announced,
+            Some(body.len()),
+            "{path}: content-length matches"
+        );
+        assert_eq!(status == 200, path != "/nope", "{path}: {status}");
+    }
+    let api = service.service.telemetry().api();
+    wait_until(|| api.pending_response_bytes.get() == 0).await;
+}
