@@ -20,6 +20,32 @@ pub const DEFAULT_REQUEST_READ_TIMEOUT_MS: u64 = 5_000;
 pub const DEFAULT_SHUTDOWN_GRACE_MS: u64 = 10_000;
 /// Concurrent client connections accepted by the API server.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4_096;
+/// Time a new API connection has to deliver its first complete request head (HTTP/1.1 or
+/// h2c); a peer that connects, sends the h2 preface and then nothing is closed after it.
+pub const DEFAULT_FIRST_REQUEST_TIMEOUT_MS: u64 = 10_000;
+/// Time an API connection may stay open with no request being handled (HTTP/1.1 keep-alive
+/// and h2c alike, PINGs do not count): idlers cannot hold `max_connections` slots for ever.
+pub const DEFAULT_IDLE_TIMEOUT_MS: u64 = 30_000;
+/// Interval of the server's h2 keep-alive PINGs, so dead peers are found and closed.
+pub const DEFAULT_H2_KEEP_ALIVE_INTERVAL_MS: u64 = 20_000;
+/// Time an h2 peer has to answer a keep-alive PING before its connection is closed.
+pub const DEFAULT_H2_KEEP_ALIVE_TIMEOUT_MS: u64 = 10_000;
+/// Concurrent h2 streams per API connection: with `max_connections` and the pending
+/// response budget this bounds the per-stream state a peer can make the server hold.
+pub const DEFAULT_H2_MAX_CONCURRENT_STREAMS: u32 = 32;
+/// Inbound h2 control frames (PING, SETTINGS, WINDOW_UPDATE, RST_STREAM, PRIORITY, GOAWAY,
+/// PUSH_PROMISE, unknown types) accepted per connection per second before it is closed: a
+/// busy legitimate client sends a few per request, a flood costs the server a core.
+pub const DEFAULT_H2_MAX_CONTROL_FRAMES_PER_S: u32 = 1_000;
+/// Response body bytes produced but not yet sent, all connections together; past it new
+/// responses are answered `503 server_busy` instead of being held (window-0 peers).
+pub const DEFAULT_MAX_PENDING_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
+/// One connection's share of [`DEFAULT_MAX_PENDING_RESPONSE_BYTES`], so one peer cannot
+/// take the whole budget.
+pub const DEFAULT_MAX_PENDING_RESPONSE_BYTES_PER_CONNECTION: usize = 1024 * 1024;
+/// `/metrics` is rendered at most once per this interval and the text shared by every
+/// scrape in it, so concurrent scrapes cannot multiply the rendering cost or memory.
+pub const DEFAULT_METRICS_RENDER_INTERVAL_MS: u64 = 1_000;
 
 /// DNS query timeout; one slow nameserver must not eat the whole fetch budget.
 pub const DEFAULT_RESOLVER_TIMEOUT_MS: u64 = 2_000;
@@ -348,6 +374,24 @@ pub struct ServerConfig {
     pub shutdown_grace_ms: u64,
     /// Concurrent API connections.
     pub max_connections: usize,
+    /// Deadline for a connection's first complete request head.
+    pub first_request_timeout_ms: u64,
+    /// Close a connection with no request being handled for this long.
+    pub idle_timeout_ms: u64,
+    /// Interval of h2 keep-alive PINGs sent by the server.
+    pub h2_keep_alive_interval_ms: u64,
+    /// Time to wait for a keep-alive PING acknowledgement.
+    pub h2_keep_alive_timeout_ms: u64,
+    /// Concurrent h2 streams per connection.
+    pub h2_max_concurrent_streams: u32,
+    /// Inbound h2 control frames per connection per second before it is closed.
+    pub h2_max_control_frames_per_s: u32,
+    /// Response bytes produced but not yet sent, process-wide.
+    pub max_pending_response_bytes: usize,
+    /// One connection's share of `max_pending_response_bytes`.
+    pub max_pending_response_bytes_per_connection: usize,
+    /// Minimum interval between two renderings of `/metrics`.
+    pub metrics_render_interval_ms: u64,
 }
 
 impl Default for ServerConfig {
@@ -361,6 +405,16 @@ impl Default for ServerConfig {
             request_read_timeout_ms: DEFAULT_REQUEST_READ_TIMEOUT_MS,
             shutdown_grace_ms: DEFAULT_SHUTDOWN_GRACE_MS,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            first_request_timeout_ms: DEFAULT_FIRST_REQUEST_TIMEOUT_MS,
+            idle_timeout_ms: DEFAULT_IDLE_TIMEOUT_MS,
+            h2_keep_alive_interval_ms: DEFAULT_H2_KEEP_ALIVE_INTERVAL_MS,
+            h2_keep_alive_timeout_ms: DEFAULT_H2_KEEP_ALIVE_TIMEOUT_MS,
+            h2_max_concurrent_streams: DEFAULT_H2_MAX_CONCURRENT_STREAMS,
+            h2_max_control_frames_per_s: DEFAULT_H2_MAX_CONTROL_FRAMES_PER_S,
+            max_pending_response_bytes: DEFAULT_MAX_PENDING_RESPONSE_BYTES,
+            max_pending_response_bytes_per_connection:
+                DEFAULT_MAX_PENDING_RESPONSE_BYTES_PER_CONNECTION,
+            metrics_render_interval_ms: DEFAULT_METRICS_RENDER_INTERVAL_MS,
         }
     }
 }

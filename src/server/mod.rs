@@ -3,20 +3,28 @@
 //! every decision is the service's.
 
 pub mod auth;
+pub mod body;
+pub mod budget;
+pub mod control_frames;
 pub mod first_bytes;
+pub mod framing;
+pub mod h2_guard;
+pub mod idle;
 pub mod reload;
+pub mod render_cache;
 pub mod request;
+pub mod slots;
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Full, Limited};
+use http::{Method, Request, Response, StatusCode, Version, header};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -25,13 +33,17 @@ use hyper_util::server::graceful::GracefulShutdown;
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
-use tokio::sync::Semaphore;
 
 use crate::config::ServerConfig;
 use crate::service::Service;
 use crate::service::limits::Refusal;
+use crate::telemetry::metrics::ApiMetrics;
 use arc_swap::ArcSwap;
+use body::ApiBody;
+use budget::{ByteBudget, Charge};
+use idle::{Activity, IdleLimits};
 use reload::{ConfigMetrics, Runtime};
+use render_cache::RenderCache;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -55,7 +67,7 @@ pub enum ServeError {
     NoListener,
 }
 
-type Body = Full<Bytes>;
+type Body = ApiBody;
 
 fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
     let bytes = serde_json::to_vec(value).unwrap_or_default();
@@ -63,7 +75,16 @@ fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Body
 }
 
 fn bytes_response(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Body> {
-    let mut response = Response::new(Full::new(body));
+    with_headers(status, content_type, ApiBody::uncharged(body))
+}
+
+/// A response whose body is shared, not allocated for it (see [`ApiBody::shared`]).
+fn shared_response(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Body> {
+    with_headers(status, content_type, ApiBody::shared(body))
+}
+
+fn with_headers(status: StatusCode, content_type: &'static str, body: ApiBody) -> Response<Body> {
+    let mut response = Response::new(body);
     *response.status_mut() = status;
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -140,6 +161,22 @@ impl From<Refusal> for Refused {
     }
 }
 
+/// Static bodies: built once, shared by every response (a reference count, no copy).
+const HEALTHZ_OK: &[u8] = br#"{"status":"ok"}"#;
+const READYZ_READY: &[u8] = br#"{"status":"ready"}"#;
+const READYZ_SHUTTING_DOWN: &[u8] = br#"{"status":"shutting_down"}"#;
+const SERVER_BUSY: &[u8] =
+    br#"{"error":"server_busy","detail":"too many responses are waiting to be read; retry later"}"#;
+const CONFLICTING_FRAMING: &[u8] = br#"{"error":"conflicting_framing","detail":"a request must not carry both Content-Length and Transfer-Encoding"}"#;
+
+/// One connection's state shared with its request handlers.
+struct Conn {
+    activity: Arc<Activity>,
+    pending: Arc<ByteBudget>,
+    /// Raised by the inbound scanner: an HTTP/1.1 head had conflicting framing headers.
+    conflicting_framing: Arc<AtomicBool>,
+}
+
 /// Shared state of the running server.
 pub struct App {
     /// Service, callers and per-request settings; swapped whole by a reload.
@@ -148,6 +185,9 @@ pub struct App {
     config: ServerConfig,
     ready: AtomicBool,
     config_metrics: Option<ConfigMetrics>,
+    metrics: ApiMetrics,
+    pending: Arc<ByteBudget>,
+    rendered: RenderCache,
 }
 
 impl App {
@@ -157,6 +197,9 @@ impl App {
             .inspect_err(|e| tracing::warn!(error = %e, "config metrics unavailable"))
             .ok();
         App {
+            metrics: service.telemetry().api().clone(),
+            pending: ByteBudget::new(config.max_pending_response_bytes),
+            rendered: RenderCache::new(Duration::from_millis(config.metrics_render_interval_ms)),
             runtime: ArcSwap::from_pointee(Runtime::new(service, config.clone())),
             config,
             ready: AtomicBool::new(true),
@@ -179,35 +222,102 @@ impl App {
         self.config_metrics.as_ref()
     }
 
-    async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Response<Body> {
+    /// The shared `503 server_busy` (static, so outside the budget).
+    fn busy(&self) -> Response<Body> {
+        self.metrics.responses_shed.inc();
+        let mut response = shared_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "application/json",
+            Bytes::from_static(SERVER_BUSY),
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        response
+    }
+
+    /// Charges a response to the pending budgets, or answers `503 server_busy` instead.
+    /// Shared bodies cost no memory per response and pass uncharged.
+    fn charge(&self, response: Response<Body>, conn: &Conn) -> Response<Body> {
+        if response.body().is_shared() {
+            return response;
+        }
+        let (parts, body) = response.into_parts();
+        match Charge::take(
+            &self.pending,
+            &conn.pending,
+            &self.metrics.pending_response_bytes,
+            body.len(),
+        ) {
+            Ok(charge) => Response::from_parts(parts, body.charged(charge)),
+            Err(_) => self.busy(),
+        }
+    }
+
+    async fn handle(self: Arc<Self>, request: Request<Incoming>, conn: &Conn) -> Response<Body> {
+        if conflicting_framing(&request, &conn.conflicting_framing) {
+            self.metrics
+                .connections_closed
+                .with_label_values(&["conflicting_framing"])
+                .inc();
+            let mut response = shared_response(
+                StatusCode::BAD_REQUEST,
+                "application/json",
+                Bytes::from_static(CONFLICTING_FRAMING),
+            );
+            response.headers_mut().insert(
+                header::CONNECTION,
+                header::HeaderValue::from_static("close"),
+            );
+            return response;
+        }
         let rt = self.runtime.load_full();
         let path = request.uri().path().to_owned();
         match (request.method(), path.as_str()) {
-            (&Method::POST, "/v1/fetch") => self.fetch(&rt, request).await,
-            (&Method::GET, "/v1/keys") => bytes_response(
+            (&Method::POST, "/v1/fetch") => {
+                if self.pending.is_full() || conn.pending.is_full() {
+                    return self.busy();
+                }
+                self.fetch(&rt, request).await
+            }
+            (&Method::GET, "/v1/keys") => shared_response(
                 StatusCode::OK,
                 "application/jwk-set+json",
                 rt.service.jwks_json(),
             ),
             (&Method::GET, "/metrics") => {
-                let mut text = rt.service.metrics_text();
-                if let Some(metrics) = &self.config_metrics {
-                    text.push_str(&metrics.render());
-                }
-                bytes_response(
+                let text = self.rendered.get(Instant::now(), || {
+                    self.metrics.metrics_renders.inc();
+                    // The reload metrics outlive each swapped service.
+                    let mut text = rt.service.metrics_text();
+                    if let Some(metrics) = &self.config_metrics {
+                        text.push_str(&metrics.render());
+                    }
+                    Bytes::from(text)
+                });
+                shared_response(
                     StatusCode::OK,
                     "text/plain; version=0.0.4; charset=utf-8",
-                    Bytes::from(text),
+                    text,
                 )
             }
-            (&Method::GET, "/healthz") => json_response(StatusCode::OK, &json!({"status": "ok"})),
+            (&Method::GET, "/healthz") => shared_response(
+                StatusCode::OK,
+                "application/json",
+                Bytes::from_static(HEALTHZ_OK),
+            ),
             (&Method::GET, "/readyz") => {
                 if self.ready.load(Ordering::SeqCst) {
-                    json_response(StatusCode::OK, &json!({"status": "ready"}))
+                    shared_response(
+                        StatusCode::OK,
+                        "application/json",
+                        Bytes::from_static(READYZ_READY),
+                    )
                 } else {
-                    json_response(
+                    shared_response(
                         StatusCode::SERVICE_UNAVAILABLE,
-                        &json!({"status": "shutting_down"}),
+                        "application/json",
+                        Bytes::from_static(READYZ_SHUTTING_DOWN),
                     )
                 }
             }
@@ -310,6 +420,17 @@ impl App {
     }
 }
 
+/// RFC 9112 §6.3: a request with both `Content-Length` and `Transfer-Encoding` is a
+/// request-smuggling vector; hyper reads it as chunked, drops `Content-Length` and closes
+/// the connection afterwards, but still answers it. Refuse it instead: the inbound scanner
+/// saw both headers in a head, and this request is chunked (hyper's reading of it). h2
+/// forbids `Transfer-Encoding` itself.
+fn conflicting_framing<B>(request: &Request<B>, seen: &AtomicBool) -> bool {
+    request.version() < Version::HTTP_2
+        && request.headers().contains_key(header::TRANSFER_ENCODING)
+        && (seen.load(Ordering::SeqCst) || request.headers().contains_key(header::CONTENT_LENGTH))
+}
+
 /// Checks the safe-default rule before binding: no callers means loopback only.
 pub fn check_listen(config: &ServerConfig) -> Result<(), ServeError> {
     if config.listen_tcp && config.callers.is_empty() && !config.listen.ip().is_loopback() {
@@ -368,7 +489,7 @@ impl Listeners {
 /// HTTP/1.1 from h2c; see [`first_bytes`]).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
-fn builder() -> auto::Builder<TokioExecutor> {
+fn builder(config: &ServerConfig) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
@@ -379,7 +500,13 @@ fn builder() -> auto::Builder<TokioExecutor> {
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_concurrent_streams(64)
+        .max_concurrent_streams(config.h2_max_concurrent_streams)
+        .keep_alive_interval(Some(Duration::from_millis(
+            config.h2_keep_alive_interval_ms.max(1),
+        )))
+        .keep_alive_timeout(Duration::from_millis(
+            config.h2_keep_alive_timeout_ms.max(1),
+        ))
         .max_header_list_size(16 * 1024)
         .max_pending_accept_reset_streams(16)
         .max_local_error_reset_streams(64);
@@ -391,49 +518,88 @@ fn spawn_connection<I>(
     app: Arc<App>,
     builder: Arc<auto::Builder<TokioExecutor>>,
     graceful: &GracefulShutdown,
-    permit: tokio::sync::OwnedSemaphorePermit,
+    activity: Arc<Activity>,
+    slot: slots::Slot,
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let watcher = graceful.watcher();
+    let per_second = app.config.h2_max_control_frames_per_s;
+    let flood_counter = app
+        .metrics
+        .connections_closed
+        .with_label_values(&["control_frame_flood"]);
+    let io = first_bytes::FirstBytesDeadline::new(io, HEADER_READ_TIMEOUT);
+    let io = h2_guard::ControlFrameGuard::new(io, per_second, flood_counter);
+    let conn = Arc::new(Conn {
+        activity: activity.clone(),
+        pending: ByteBudget::new(app.config.max_pending_response_bytes_per_connection),
+        conflicting_framing: io.conflict_flag(),
+    });
+    let limits = IdleLimits {
+        first_request: Duration::from_millis(app.config.first_request_timeout_ms),
+        idle: Duration::from_millis(app.config.idle_timeout_ms),
+    };
+    let metrics = app.metrics.clone();
     tokio::spawn(async move {
         let service = service_fn(move |req| {
             let app = app.clone();
-            async move { Ok::<_, Infallible>(app.handle(req).await) }
+            let conn = conn.clone();
+            async move {
+                let busy = conn.activity.begin();
+                let response = app.clone().handle(req, &conn).await;
+                let response = app.charge(response, &conn);
+                drop(busy);
+                Ok::<_, Infallible>(response)
+            }
         });
-        let io = first_bytes::FirstBytesDeadline::new(io, HEADER_READ_TIMEOUT);
         let connection = builder.serve_connection(TokioIo::new(io), service);
-        let _ = watcher.watch(connection.into_owned()).await;
-        drop(permit);
+        tokio::select! {
+            _ = watcher.watch(connection.into_owned()) => {}
+            reason = activity.expired(limits) => {
+                metrics.connections_closed.with_label_values(&[reason]).inc();
+            }
+        }
+        drop(slot);
     });
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and gives in-flight requests
 /// `shutdown_grace_ms` to finish.
 pub async fn serve(app: Arc<App>, listeners: Listeners, shutdown: impl Future<Output = ()>) {
-    let builder = Arc::new(builder());
+    let builder = Arc::new(builder(&app.config));
     let graceful = GracefulShutdown::new();
-    let slots = Arc::new(Semaphore::new(app.config.max_connections.max(1)));
+    let slots = slots::Slots::new(app.config.max_connections);
     let grace = Duration::from_millis(app.config.shutdown_grace_ms);
     tokio::pin!(shutdown);
     let Listeners { tcp, unix } = listeners;
     loop {
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            break;
-        };
-        tokio::select! {
-            accepted = accept_tcp(tcp.as_ref()) => {
-                if let Ok((stream, _)) = accepted {
+        // Accept first, then find a slot (evicting the idlest connection if all are taken):
+        // a full server still takes in the next client instead of leaving it in the backlog.
+        let accepted = tokio::select! {
+            accepted = accept_tcp(tcp.as_ref()) => match accepted {
+                Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);
-                    spawn_connection(stream, app.clone(), builder.clone(), &graceful, permit);
+                    Accepted::Tcp(stream)
                 }
-            }
-            accepted = accept_unix(unix.as_ref()) => {
-                if let Ok((stream, _)) = accepted {
-                    spawn_connection(stream, app.clone(), builder.clone(), &graceful, permit);
-                }
-            }
+                Err(_) => continue,
+            },
+            accepted = accept_unix(unix.as_ref()) => match accepted {
+                Ok((stream, _)) => Accepted::Unix(stream),
+                Err(_) => continue,
+            },
             () = &mut shutdown => break,
+        };
+        let activity = Activity::new();
+        let slot = tokio::select! {
+            slot = slots.take(&activity) => slot,
+            () = &mut shutdown => break,
+        };
+        let Some(slot) = slot else { break };
+        let (app, builder) = (app.clone(), builder.clone());
+        match accepted {
+            Accepted::Tcp(s) => spawn_connection(s, app, builder, &graceful, activity, slot),
+            Accepted::Unix(s) => spawn_connection(s, app, builder, &graceful, activity, slot),
         }
     }
     app.ready.store(false, Ordering::SeqCst);
@@ -449,6 +615,11 @@ pub async fn serve(app: Arc<App>, listeners: Listeners, shutdown: impl Future<Ou
     {
         tracing::warn!("shutdown grace period passed with requests still in flight");
     }
+}
+
+enum Accepted {
+    Tcp(tokio::net::TcpStream),
+    Unix(tokio::net::UnixStream),
 }
 
 async fn accept_tcp(

@@ -118,7 +118,8 @@ impl Service {
         &self.fetcher
     }
 
-    /// The shared telemetry (registry and audit sink), for the CONNECT proxy.
+    /// The shared telemetry (registry, audit sink, metric handles), for the CONNECT proxy
+    /// and the API server's own counters.
     pub fn telemetry(&self) -> &Arc<Telemetry> {
         &self.telemetry
     }

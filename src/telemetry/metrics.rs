@@ -71,6 +71,7 @@ pub struct Telemetry {
     audit_records: IntCounter,
     audit_failures: IntCounter,
     audit: Mutex<Option<AuditSink>>,
+    api: ApiMetrics,
 }
 
 /// Decrements the in-flight gauge when a fetch ends, whichever way (also on cancel).
@@ -248,6 +249,7 @@ impl Telemetry {
                 "Audit lines that could not be serialized or written.",
             )?,
             audit: Mutex::new(audit),
+            api: ApiMetrics::register(&r)?,
             registry: r,
         };
         for kind in Kind::ALL {
@@ -285,6 +287,11 @@ impl Telemetry {
         let mut out = Vec::new();
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
         String::from_utf8(out).unwrap_or_default()
+    }
+
+    /// The API server's own metrics (connection cuts, pending response bytes).
+    pub fn api(&self) -> &ApiMetrics {
+        &self.api
     }
 
     /// A cache hit.
@@ -398,6 +405,62 @@ impl Telemetry {
                 self.audit_failures.inc();
             }
         }
+    }
+}
+
+/// Why the API server closed a connection: label values of
+/// `portcullis_api_connections_closed_total{reason}`.
+pub const CLOSE_REASONS: [&str; 5] = [
+    "first_request_timeout",
+    "idle_timeout",
+    "evicted_idle",
+    "control_frame_flood",
+    "conflicting_framing",
+];
+
+/// The API server's protections, visible: each cut is counted so an operator sees an attack
+/// (or a too-tight limit) on a dashboard. Cheap handles, cloned into each connection.
+#[derive(Clone)]
+pub struct ApiMetrics {
+    /// Connections closed by a server limit, by reason (one of [`CLOSE_REASONS`]).
+    pub connections_closed: IntCounterVec,
+    /// Response body bytes produced but not yet sent.
+    pub pending_response_bytes: IntGauge,
+    /// Responses replaced by `503 server_busy` because the pending budget was used up.
+    pub responses_shed: IntCounter,
+    /// Renderings of `/metrics` (at most one per render interval).
+    pub metrics_renders: IntCounter,
+}
+
+impl ApiMetrics {
+    fn register(r: &Registry) -> Result<ApiMetrics, prometheus::Error> {
+        let m = ApiMetrics {
+            connections_closed: counter_vec(
+                r,
+                "portcullis_api_connections_closed_total",
+                "API connections closed by a server limit, by reason.",
+                &["reason"],
+            )?,
+            pending_response_bytes: gauge(
+                r,
+                "portcullis_api_pending_response_bytes",
+                "API response body bytes produced but not yet sent.",
+            )?,
+            responses_shed: counter(
+                r,
+                "portcullis_api_responses_shed_total",
+                "API responses answered 503 because the pending response budget was used up.",
+            )?,
+            metrics_renders: counter(
+                r,
+                "portcullis_api_metrics_renders_total",
+                "Renderings of /metrics.",
+            )?,
+        };
+        for reason in CLOSE_REASONS {
+            m.connections_closed.with_label_values(&[reason]);
+        }
+        Ok(m)
     }
 }
 

@@ -26,5 +26,6 @@ mod proxy;
 mod proxy_clients;
 mod readme;
 mod reload;
+mod server_limits;
 mod service_e2e;
 mod telemetry_e2e;

@@ -74,6 +74,8 @@ const API_ERROR_CODES: &[&str] = &[
     "request_timeout",
     "not_found",
     "method_not_allowed",
+    "server_busy",
+    "conflicting_framing",
 ];
 
 #[test]
