@@ -58,6 +58,11 @@ pub const DEFAULT_MAX_URL_BYTES: usize = 2_048;
 pub const DEFAULT_MAX_CONCURRENT_FETCHES: usize = 64;
 /// Requests waiting for a fetch slot before new ones get 503.
 pub const DEFAULT_MAX_QUEUED_REQUESTS: usize = 1_024;
+/// Longest caller deadline (`deadline_ms`) honoured, and the deadline of a request that
+/// states none: the service answers every request (with an `unreachable` /
+/// `deadline_exceeded` verdict if need be) within this, queue wait included. Above the
+/// whole-fetch deadline so a request that states none still gets the fetch's own verdict.
+pub const DEFAULT_MAX_DEADLINE_MS: u64 = 10_000;
 
 /// Shortest lifetime of a cached valid verdict, whatever the origin says.
 pub const DEFAULT_CACHE_MIN_TTL_S: u64 = 300;
@@ -69,8 +74,13 @@ pub const DEFAULT_CACHE_NEGATIVE_TTL_S: u64 = 30;
 pub const DEFAULT_CACHE_NEGATIVE_TTL_CLIENT_METADATA_S: u64 = 0;
 /// Entries kept in the verdict cache.
 pub const DEFAULT_CACHE_MAX_ENTRIES: usize = 10_000;
-/// Bytes of cached verdicts kept (documents are counted by their serialized size).
+/// Bytes of cached verdicts kept: the real heap size of each entry (its serialized claims
+/// and audit text, its key) plus a measured fixed per-entry overhead.
 pub const DEFAULT_CACHE_MAX_BYTES: usize = 64 * 1024 * 1024;
+/// Identical requests within this window share one result, failures included (which are
+/// otherwise not cached for CIMD): an authorization server that looks one client up twice
+/// in one login costs one fetch and one rate-limit token, not two.
+pub const DEFAULT_CACHE_DUPLICATE_WINDOW_S: u64 = 3;
 
 /// Requests per second each caller may make (sustained).
 pub const DEFAULT_RATE_PER_CALLER_PER_S: u32 = 100;
@@ -83,6 +93,9 @@ pub const DEFAULT_RATE_PER_HOST_BURST: u32 = 10;
 
 /// `iss` of every verdict.
 pub const DEFAULT_ISSUER: &str = "portcullis";
+/// Seconds a verdict may be trusted after it was signed (`exp - iat`). Short: it is the
+/// trust window of one answer, not a caching lifetime (that is the `cache` claim).
+pub const DEFAULT_VERDICT_TRUST_S: u64 = 60;
 
 /// Why a configuration could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -278,6 +291,8 @@ pub struct LimitsConfig {
     pub max_concurrent_fetches: usize,
     /// Requests waiting for a fetch slot.
     pub max_queued_requests: usize,
+    /// Longest caller deadline honoured (and the deadline of requests that state none).
+    pub max_deadline_ms: u64,
 }
 
 impl Default for LimitsConfig {
@@ -296,6 +311,7 @@ impl Default for LimitsConfig {
             max_body_bytes: MaxBodyBytes::default(),
             max_concurrent_fetches: DEFAULT_MAX_CONCURRENT_FETCHES,
             max_queued_requests: DEFAULT_MAX_QUEUED_REQUESTS,
+            max_deadline_ms: DEFAULT_MAX_DEADLINE_MS,
         }
     }
 }
@@ -362,8 +378,10 @@ pub struct CacheConfig {
     pub negative_ttl_client_metadata_s: u64,
     /// Entries kept.
     pub max_entries: usize,
-    /// Bytes kept.
+    /// Bytes kept (real heap size of the entries, see `service::settled`).
     pub max_bytes: usize,
+    /// Window in which identical requests share one result, failures included.
+    pub duplicate_window_s: u64,
 }
 
 impl Default for CacheConfig {
@@ -375,6 +393,7 @@ impl Default for CacheConfig {
             negative_ttl_client_metadata_s: DEFAULT_CACHE_NEGATIVE_TTL_CLIENT_METADATA_S,
             max_entries: DEFAULT_CACHE_MAX_ENTRIES,
             max_bytes: DEFAULT_CACHE_MAX_BYTES,
+            duplicate_window_s: DEFAULT_CACHE_DUPLICATE_WINDOW_S,
         }
     }
 }
@@ -426,6 +445,8 @@ pub struct SigningConfig {
     pub ephemeral_alg: SigningAlg,
     /// `iss` claim.
     pub issuer: String,
+    /// Trust window of one verdict: `exp = iat + trust_s`.
+    pub trust_s: u64,
 }
 
 impl Default for SigningConfig {
@@ -435,6 +456,7 @@ impl Default for SigningConfig {
             previous_key_files: Vec::new(),
             ephemeral_alg: SigningAlg::EdDSA,
             issuer: DEFAULT_ISSUER.to_owned(),
+            trust_s: DEFAULT_VERDICT_TRUST_S,
         }
     }
 }
@@ -467,6 +489,8 @@ impl Config {
             ("limits.first_byte_timeout_ms", l.first_byte_timeout_ms),
             ("limits.body_timeout_ms", l.body_timeout_ms),
             ("resolver.timeout_ms", self.resolver.timeout_ms),
+            ("limits.max_deadline_ms", l.max_deadline_ms),
+            ("signing.trust_s", self.signing.trust_s),
             (
                 "server.request_read_timeout_ms",
                 self.server.request_read_timeout_ms,

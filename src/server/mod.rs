@@ -11,7 +11,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
@@ -27,8 +27,9 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::Semaphore;
 
 use crate::config::ServerConfig;
-use crate::service::Service;
+use crate::kind::Kind;
 use crate::service::limits::Refusal;
+use crate::service::{SIGNING_FAILED, Service, VerdictError};
 use auth::Callers;
 
 /// Why the server could not start.
@@ -130,6 +131,20 @@ impl From<Refusal> for Refused {
     }
 }
 
+impl From<VerdictError> for Refused {
+    fn from(e: VerdictError) -> Refused {
+        match e {
+            VerdictError::Refused(refusal) => refusal.into(),
+            // Fail closed: no verdict, a 5xx with a code (and nothing was cached).
+            VerdictError::SigningFailed => Refused::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                SIGNING_FAILED,
+                "the verdict could not be signed",
+            ),
+        }
+    }
+}
+
 /// Shared state of the running server.
 pub struct App {
     service: Arc<Service>,
@@ -186,13 +201,15 @@ impl App {
     /// `POST /v1/fetch`: a verdict, or a refusal that is answered and audited in one place.
     async fn fetch(&self, request: Request<Incoming>) -> Response<Body> {
         let mut caller = None;
-        match self.fetch_verdict(request, &mut caller).await {
+        let mut asked = None;
+        match self.fetch_verdict(request, &mut caller, &mut asked).await {
             Ok(reply) => bytes_response(StatusCode::OK, "application/json", reply),
             Err(refused) => {
                 self.service.audit_refusal(
                     caller.as_deref(),
                     refused.status.as_u16(),
                     &refused.code,
+                    asked.as_ref().map(|(url, kind): &(String, Kind)| (url.as_str(), *kind)),
                 );
                 refused.into_response()
             }
@@ -203,7 +220,9 @@ impl App {
         &self,
         request: Request<Incoming>,
         caller_out: &mut Option<String>,
+        asked_out: &mut Option<(String, Kind)>,
     ) -> Result<Bytes, Refused> {
+        let received = Instant::now();
         let authorization = request
             .headers()
             .get(header::AUTHORIZATION)
@@ -213,7 +232,6 @@ impl App {
             .authenticate(authorization.as_deref())
             .map_err(|e| Refused::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string()))?;
         *caller_out = Some(caller.clone());
-        self.service.admit_caller(&caller).map_err(Refused::from)?;
         let is_json = request
             .headers()
             .get(header::CONTENT_TYPE)
@@ -242,6 +260,12 @@ impl App {
         if announced.is_some_and(|len| len > max) {
             return Err(too_large());
         }
+        let header_deadline = request
+            .headers()
+            .get(request::DEADLINE_HEADER)
+            .map(|v| request::parse_deadline_header(v.as_bytes()))
+            .transpose()
+            .map_err(|e| Refused::new(StatusCode::BAD_REQUEST, e.code, e.detail))?;
         let deadline = Duration::from_millis(self.config.request_read_timeout_ms);
         let body = Limited::new(request.into_body(), max);
         let bytes = match tokio::time::timeout(deadline, body.collect()).await {
@@ -267,10 +291,19 @@ impl App {
             }
             Ok(Ok(collected)) => collected.to_bytes(),
         };
-        let parsed = request::parse_fetch_request(&bytes)
+        let mut parsed = request::parse_fetch_request(&bytes)
             .map_err(|e| Refused::new(StatusCode::BAD_REQUEST, e.code, e.detail))?;
+        // Both given: the shorter deadline wins.
+        parsed.deadline_ms = match (parsed.deadline_ms, header_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        *asked_out = Some((parsed.url.clone(), parsed.kind));
+        // The caller's rate is checked once the body is parsed, so a refused request's
+        // audit line says which URL and kind were throttled.
+        self.service.admit_caller(&caller).map_err(Refused::from)?;
         self.service
-            .verdict(&caller, parsed)
+            .verdict(&caller, parsed, received)
             .await
             .map_err(Refused::from)
     }

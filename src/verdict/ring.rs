@@ -87,12 +87,17 @@ impl KeyRing {
     /// `b64u(header) . b64u(json(claims)) . b64u(signature)`, header
     /// `{"alg", "kid", "typ": VERDICT_TYP}`. Deterministic for both algorithms.
     pub fn sign(&self, claims: &impl Serialize) -> Result<String, SignError> {
-        let payload = serde_json::to_vec(claims)?;
+        self.sign_payload(&serde_json::to_vec(claims)?)
+    }
+
+    /// Signs an already serialized claims object (the service splices a fresh per-answer
+    /// head before cached claim text, so a cache hit serializes no document).
+    pub fn sign_payload(&self, payload: &[u8]) -> Result<String, SignError> {
         let payload_len = payload.len().div_ceil(3) * 4;
         let mut out = String::with_capacity(self.header_b64.len() + payload_len + 90);
         out.push_str(&self.header_b64);
         out.push('.');
-        URL_SAFE_NO_PAD.encode_string(&payload, &mut out);
+        URL_SAFE_NO_PAD.encode_string(payload, &mut out);
         let sig = self
             .signer
             .sign_raw(out.as_bytes())

@@ -169,9 +169,15 @@ async fn valid_verdicts_are_cached_until_they_expire() {
     let second = post_fetch(svc.addr, None, &request).await.json();
     assert_eq!(first["claims"]["outcome"], "valid");
     assert_eq!(second["claims"]["sha256"], first["claims"]["sha256"]);
-    assert_eq!(
+    assert_ne!(
         second["verdict"], first["verdict"],
-        "a cache hit repeats the signed verdict"
+        "every answer is its own token, cache hits included"
+    );
+    assert_ne!(second["claims"]["jti"], first["claims"]["jti"]);
+    assert_eq!(
+        second["claims"]["fetch"]["fetched_at"],
+        first["claims"]["fetch"]["fetched_at"],
+        "the fetch time stays the fetch time"
     );
     assert_eq!(
         lab.origin.hits_for("/jwks.json"),
@@ -242,7 +248,9 @@ async fn a_thousand_identical_requests_cause_one_fetch() {
                         url,
                         kind: Kind::Jwks,
                         expect: ExpectBody::default(),
+                        deadline_ms: None,
                     },
+                    std::time::Instant::now(),
                 )
                 .await
                 .unwrap();
