@@ -107,7 +107,12 @@ async fn every_error_status_has_its_code() {
     assert_eq!(too_large.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(too_large.json()["error"], "request_too_large");
 
-    // the burst of 2 went to the two authenticated requests above; the next is limited.
+    // A request refused before its body parsed spends no rate: the burst of 2 goes to
+    // two parsed requests; the next is limited.
+    for _ in 0..2 {
+        let answered = post_fetch(svc.addr, Some(TOKEN), &body(&url, "jwks")).await;
+        assert_eq!(answered.status, StatusCode::OK);
+    }
     let limited = post_fetch(svc.addr, Some(TOKEN), &body(&url, "jwks")).await;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(limited.json()["error"], "rate_limited_caller");
@@ -162,6 +167,7 @@ async fn valid_verdicts_are_cached_until_they_expire() {
         .serve(|c| {
             c.cache.min_ttl_s = 1;
             c.cache.max_ttl_s = 1;
+            c.cache.duplicate_window_s = 0;
         })
         .await;
     let request = body(&lab.url("good.test", "/jwks.json"), "jwks");
@@ -206,7 +212,12 @@ async fn failures_are_cached_only_for_the_negative_ttl() {
         .route("/broken.json", Route::json(r#"{"keys": "nope"}"#));
     lab.origin
         .route("/client.json", Route::json(r#"{"client_id": "wrong"}"#));
-    let svc = lab.serve(|c| c.cache.negative_ttl_s = 1).await;
+    let svc = lab
+        .serve(|c| {
+            c.cache.negative_ttl_s = 1;
+            c.cache.duplicate_window_s = 0;
+        })
+        .await;
     let jwks = body(&lab.url("good.test", "/broken.json"), "jwks");
     for _ in 0..2 {
         assert_eq!(
@@ -219,7 +230,8 @@ async fn failures_are_cached_only_for_the_negative_ttl() {
     post_fetch(svc.addr, None, &jwks).await;
     assert_eq!(lab.origin.hits_for("/broken.json"), 2);
 
-    // CIMD failures are never cached (negative_ttl_client_metadata_s = 0).
+    // CIMD failures are not cached (negative_ttl_client_metadata_s = 0) beyond the
+    // duplicate window (0 here; see verdict_semantics for the window).
     let cimd = body(&lab.url("good.test", "/client.json"), "client_metadata");
     for _ in 0..3 {
         assert_eq!(
