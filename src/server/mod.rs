@@ -209,7 +209,9 @@ impl App {
                     caller.as_deref(),
                     refused.status.as_u16(),
                     &refused.code,
-                    asked.as_ref().map(|(url, kind): &(String, Kind)| (url.as_str(), *kind)),
+                    asked
+                        .as_ref()
+                        .map(|(url, kind): &(String, Kind)| (url.as_str(), *kind)),
                 );
                 refused.into_response()
             }

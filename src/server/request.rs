@@ -145,21 +145,27 @@ mod tests {
 
     #[test]
     fn deadline_parses_from_body_and_header() {
-        let r =
-            parse_fetch_request(br#"{"url":"https://a.example/x","kind":"jwks","deadline_ms":2500}"#)
-                .unwrap();
+        let r = parse_fetch_request(
+            br#"{"url":"https://a.example/x","kind":"jwks","deadline_ms":2500}"#,
+        )
+        .unwrap();
         assert_eq!(r.deadline_ms, Some(2_500));
         assert!(
             parse_fetch_request(br#"{"url":"https://a.example/x","kind":"jwks","deadline_ms":-1}"#)
                 .is_err()
         );
         assert!(
-            parse_fetch_request(br#"{"url":"https://a.example/x","kind":"jwks","deadline_ms":"1"}"#)
-                .is_err()
+            parse_fetch_request(
+                br#"{"url":"https://a.example/x","kind":"jwks","deadline_ms":"1"}"#
+            )
+            .is_err()
         );
         assert_eq!(parse_deadline_header(b" 2500 ").unwrap(), 2_500);
         for bad in [&b""[..], b"-1", b"1.5", b"abc", b"99999999999999999999999"] {
-            assert_eq!(parse_deadline_header(bad).unwrap_err().code, "invalid_request");
+            assert_eq!(
+                parse_deadline_header(bad).unwrap_err().code,
+                "invalid_request"
+            );
         }
     }
 

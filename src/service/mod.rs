@@ -263,12 +263,7 @@ impl Service {
         // One fresh id per answered request (made only when an audit sink exists), next to
         // the verdict's `jti` so the audit line joins the verdict the caller holds.
         self.telemetry.audit_line(|| {
-            let head = AuditHead::new(
-                new_jti(&mut rand::thread_rng()),
-                &jti,
-                caller,
-                cache_hit,
-            );
+            let head = AuditHead::new(new_jti(&mut rand::thread_rng()), &jti, caller, cache_hit);
             splice_json(&head, &settled.audit).ok()
         });
         Ok(Bytes::from(body))

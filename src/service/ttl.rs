@@ -143,7 +143,10 @@ mod tests {
         let c = CacheConfig::default();
         for outcome in [Outcome::Invalid, Outcome::Blocked, Outcome::Unreachable] {
             let h = hints(Some(3_600), false);
-            assert_eq!(cache_lifetime(Kind::Jwks, outcome, &h, &c), c.negative_ttl_s);
+            assert_eq!(
+                cache_lifetime(Kind::Jwks, outcome, &h, &c),
+                c.negative_ttl_s
+            );
             assert_eq!(cache_lifetime(Kind::ClientMetadata, outcome, &h, &c), 0);
             assert_eq!(
                 internal_lifetime(Kind::ClientMetadata, outcome, &h, &c),

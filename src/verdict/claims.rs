@@ -386,7 +386,8 @@ mod tests {
         let text = judged.to_text().unwrap();
         assert!(!text.contains("document"), "{text}");
         assert!(splice_payload(&head("j"), "[1]").is_err());
-        let empty: Value = serde_json::from_slice(&splice_payload(&head("j"), "{}").unwrap()).unwrap();
+        let empty: Value =
+            serde_json::from_slice(&splice_payload(&head("j"), "{}").unwrap()).unwrap();
         assert_eq!(empty["jti"], "j");
     }
 

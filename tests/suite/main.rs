@@ -20,3 +20,4 @@ mod policy_urls;
 mod problem_codes;
 mod service_e2e;
 mod telemetry_e2e;
+mod verdict_semantics;

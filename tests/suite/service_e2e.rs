@@ -181,8 +181,7 @@ async fn valid_verdicts_are_cached_until_they_expire() {
     );
     assert_ne!(second["claims"]["jti"], first["claims"]["jti"]);
     assert_eq!(
-        second["claims"]["fetch"]["fetched_at"],
-        first["claims"]["fetch"]["fetched_at"],
+        second["claims"]["fetch"]["fetched_at"], first["claims"]["fetch"]["fetched_at"],
         "the fetch time stays the fetch time"
     );
     assert_eq!(
