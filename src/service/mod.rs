@@ -243,16 +243,7 @@ impl Service {
             jti: &jti,
             cache: ttl::aged(settled.cache, settled.fetched_at, now),
         };
-        let signed = splice_payload(&head, &settled.claims)
-            .map_err(crate::verdict::SignError::from)
-            .and_then(|payload| Ok((self.keys.sign_payload(&payload)?, payload)));
-        let (jws, payload) = match signed {
-            Ok(signed) => signed,
-            Err(e) => {
-                tracing::error!(error = %e, code = e.code(), "signing a verdict failed");
-                return Err(VerdictError::SigningFailed);
-            }
-        };
+        let (jws, payload) = sign_answer(&self.keys, &head, &settled.claims)?;
         self.telemetry.verdict_signed();
         let mut body = Vec::with_capacity(jws.len() + payload.len() + 32);
         body.extend_from_slice(b"{\"verdict\":\"");
@@ -381,6 +372,22 @@ impl Service {
     }
 }
 
+/// The compact JWS and its payload for one answer; any failure is `SigningFailed` (logged),
+/// and the caller gets a 5xx, never an unsigned answer.
+fn sign_answer(
+    keys: &KeyRing,
+    head: &AnswerHead<'_>,
+    claims: &str,
+) -> Result<(String, Vec<u8>), VerdictError> {
+    let signed = splice_payload(head, claims)
+        .map_err(crate::verdict::SignError::from)
+        .and_then(|payload| Ok((keys.sign_payload(&payload)?, payload)));
+    signed.map_err(|e| {
+        tracing::error!(error = %e, code = e.code(), "signing a verdict failed");
+        VerdictError::SigningFailed
+    })
+}
+
 fn judge_request(key: &FetchKey) -> JudgeRequest {
     JudgeRequest {
         kind: key.kind,
@@ -389,5 +396,59 @@ fn judge_request(key: &FetchKey) -> JudgeRequest {
             resource: key.expect.resource.clone(),
             issuer: key.expect.issuer.clone(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SigningAlg;
+    use crate::verdict::{CacheClaim, SigningKey};
+    use rand::SeedableRng as _;
+
+    fn ring() -> KeyRing {
+        let key =
+            SigningKey::generate(SigningAlg::EdDSA, &mut rand::rngs::StdRng::seed_from_u64(9));
+        KeyRing::new(key, Vec::new())
+    }
+
+    fn head(jti: &str) -> AnswerHead<'_> {
+        AnswerHead {
+            iss: "portcullis",
+            aud: "as-1",
+            iat: 10,
+            exp: 70,
+            jti,
+            cache: CacheClaim::default(),
+        }
+    }
+
+    #[test]
+    fn an_answer_that_cannot_be_signed_fails_closed() {
+        let ring = ring();
+        assert_eq!(
+            sign_answer(&ring, &head("j"), "[1]").unwrap_err(),
+            VerdictError::SigningFailed
+        );
+        let (jws, payload) = sign_answer(&ring, &head("j"), r#"{"url":"u"}"#).unwrap();
+        assert_eq!(jws.split('.').count(), 3);
+        let v: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        assert_eq!(
+            (v["jti"].as_str(), v["url"].as_str()),
+            (Some("j"), Some("u"))
+        );
+    }
+
+    #[test]
+    fn the_key_counts_its_strings() {
+        let key = FetchKey {
+            kind: Kind::Json,
+            url: "x".repeat(100),
+            expect: ExpectBody {
+                resource: Some("r".repeat(50)),
+                issuer: None,
+            },
+        };
+        assert!(key.heap_bytes() >= 150);
     }
 }
