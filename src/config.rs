@@ -64,9 +64,10 @@ pub const DEFAULT_MAX_QUEUED_REQUESTS: usize = 1_024;
 /// whole-fetch deadline so a request that states none still gets the fetch's own verdict.
 pub const DEFAULT_MAX_DEADLINE_MS: u64 = 10_000;
 
-/// Shortest lifetime of a cached valid verdict, whatever the origin says.
+/// Shortest time the service keeps a valid judgement, whatever the origin says (internal:
+/// the caller's `cache` claim is the origin's own lifetime).
 pub const DEFAULT_CACHE_MIN_TTL_S: u64 = 300;
-/// Longest lifetime of a cached valid verdict.
+/// Longest time a valid judgement is kept, and the bound of the `cache` claim's `max_age_s`.
 pub const DEFAULT_CACHE_MAX_TTL_S: u64 = 86_400;
 /// Lifetime of a cached failure (invalid, blocked, unreachable) for most kinds.
 pub const DEFAULT_CACHE_NEGATIVE_TTL_S: u64 = 30;
@@ -368,9 +369,10 @@ impl MaxBodyBytes {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CacheConfig {
-    /// Shortest lifetime of a valid verdict.
+    /// Shortest time the service keeps a valid judgement in its own cache (internal; never
+    /// stretches the `cache` claim the caller is told).
     pub min_ttl_s: u64,
-    /// Longest lifetime of a valid verdict.
+    /// Longest time the service keeps a valid judgement; also bounds the `cache` claim.
     pub max_ttl_s: u64,
     /// Lifetime of failures for most kinds.
     pub negative_ttl_s: u64,
