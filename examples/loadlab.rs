@@ -7,9 +7,10 @@
 //!   intended send time at a fixed rate and its latency counts from then, so a stall is not
 //!   hidden by coordinated omission) of one cached verdict against a service started by
 //!   `serve`; `RPS = 0` runs closed-loop for the maximum throughput;
-//! * `cachemem N` — RSS of the verdict cache: a micro-measurement of the per-entry overhead,
-//!   then N distinct documents padded with large arrays of small numbers through the real
-//!   service, RSS against `cache.max_bytes`;
+//! * `entrymem` — RSS growth per cache entry beyond its counted heap text (100,000 small
+//!   entries straight into the cache structure), to check `ENTRY_OVERHEAD_BYTES`;
+//! * `cachemem N` — N distinct documents padded with large arrays of small numbers through
+//!   the real service (cache.max_bytes = 32 MiB), RSS against the cache's bound;
 //! * `cold N` — measure N cold fetches through the service (HTTP API, unique URLs, no cache)
 //!   against N fetches of the same document by a plain hickory + rustls + hyper client with
 //!   none of the checks, and print medians, p99s and their ratios.
@@ -265,12 +266,15 @@ fn rss_bytes() -> usize {
         * 1024
 }
 
-/// A document of `n` zeros in one array: ~2 bytes of text per element, 32+ bytes parsed.
+/// A document of `n` zeros in arrays of 1,000 (within the strict JSON limits: 1,000
+/// elements per array, 256 members): ~2 bytes of text per element, 32+ bytes parsed.
 fn padded_doc(n: usize) -> String {
-    format!("{{\"pad\":[{}]}}", vec!["0"; n].join(","))
+    let array = format!("[{}]", vec!["0"; 1_000].join(","));
+    let members: Vec<String> = (0..n / 1_000).map(|i| format!("\"m{i}\":{array}")).collect();
+    format!("{{{}}}", members.join(","))
 }
 
-async fn cachemem(n: usize) {
+async fn entrymem() {
     use portcullis::kind::Outcome;
     use portcullis::service::cache::VerdictCache;
     use portcullis::service::{ENTRY_OVERHEAD_BYTES, FetchKey, Settled};
@@ -304,8 +308,10 @@ async fn cachemem(n: usize) {
     println!(
         "{{\"micro_entries\":{entries},\"rss_growth_bytes\":{grown},\"counted_heap_bytes\":{counted},\"measured_overhead_per_entry\":{overhead},\"entry_overhead_constant\":{ENTRY_OVERHEAD_BYTES}}}"
     );
+}
 
-    // 2. The real service with padded documents, cache.max_bytes = 32 MiB.
+async fn cachemem(n: usize) {
+    // The real service with padded documents, cache.max_bytes = 32 MiB.
     let max_bytes = 32 * 1024 * 1024;
     let mut lab = lab(64, 1024).await;
     lab.config.cache.max_bytes = max_bytes;
@@ -323,6 +329,9 @@ async fn cachemem(n: usize) {
         assert_eq!(status, 200);
         if i % 50 == 0 {
             peak = peak.max(rss_bytes());
+        }
+        if (i + 1).is_power_of_two() && i >= 127 {
+            println!("{{\"documents_so_far\":{},\"rss_bytes\":{}}}", i + 1, rss_bytes());
         }
     }
     peak = peak.max(rss_bytes());
@@ -451,6 +460,7 @@ async fn main() {
     match args.first().map(String::as_str) {
         Some("serve") => serve(args.get(1).and_then(|p| p.parse().ok()).unwrap_or(18_787)).await,
         Some("cold") => cold(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(200)).await,
+        Some("entrymem") => entrymem().await,
         Some("cachemem") => {
             cachemem(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(1_000)).await
         }
@@ -462,7 +472,7 @@ async fn main() {
             rate(addr, args[2].clone(), rps, secs, conns).await
         }
         _ => eprintln!(
-            "usage: loadlab serve [PORT] | loadlab cold [N] | loadlab cachemem [N] | loadlab rate ADDR URL RPS SECS [CONNS]"
+            "usage: loadlab serve [PORT] | cold [N] | entrymem | cachemem [N] | rate ADDR URL RPS SECS [CONNS]"
         ),
     }
 }
