@@ -270,7 +270,9 @@ fn rss_bytes() -> usize {
 /// elements per array, 256 members): ~2 bytes of text per element, 32+ bytes parsed.
 fn padded_doc(n: usize) -> String {
     let array = format!("[{}]", vec!["0"; 1_000].join(","));
-    let members: Vec<String> = (0..n / 1_000).map(|i| format!("\"m{i}\":{array}")).collect();
+    let members: Vec<String> = (0..n / 1_000)
+        .map(|i| format!("\"m{i}\":{array}"))
+        .collect();
     format!("{{{}}}", members.join(","))
 }
 
@@ -300,7 +302,13 @@ async fn entrymem() {
         };
         let heap = key.heap_bytes() + settled.heap_bytes();
         counted += heap;
-        cache.insert(key, Arc::new(settled), heap, now + Duration::from_secs(600), now);
+        cache.insert(
+            key,
+            Arc::new(settled),
+            heap,
+            now + Duration::from_secs(600),
+            now,
+        );
     }
     let grown = rss_bytes().saturating_sub(before);
     let overhead = grown.saturating_sub(counted) / entries;
@@ -316,7 +324,8 @@ async fn cachemem(n: usize) {
     let mut lab = lab(64, 1024).await;
     lab.config.cache.max_bytes = max_bytes;
     lab.config.cache.max_entries = 1_000_000;
-    lab._origin.route("/pad.json", Route::json(padded_doc(120_000)));
+    lab._origin
+        .route("/pad.json", Route::json(padded_doc(120_000)));
     let addr = start_service(&lab, "127.0.0.1:0".parse().unwrap()).await;
     let base = rss_bytes();
     let mut peak = base;
@@ -331,7 +340,11 @@ async fn cachemem(n: usize) {
             peak = peak.max(rss_bytes());
         }
         if (i + 1).is_power_of_two() && i >= 127 {
-            println!("{{\"documents_so_far\":{},\"rss_bytes\":{}}}", i + 1, rss_bytes());
+            println!(
+                "{{\"documents_so_far\":{},\"rss_bytes\":{}}}",
+                i + 1,
+                rss_bytes()
+            );
         }
     }
     peak = peak.max(rss_bytes());
