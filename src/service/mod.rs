@@ -78,7 +78,7 @@ pub const SIGNING_FAILED: &str = "signing_failed";
 
 /// Time kept back from the caller's deadline for signing and writing the answer, so the
 /// deadline verdict arrives before the deadline rather than at it.
-pub const DEADLINE_MARGIN: Duration = Duration::from_millis(5);
+pub const DEADLINE_MARGIN: Duration = Duration::from_millis(10);
 
 type Produced = Result<Arc<Settled>, VerdictError>;
 

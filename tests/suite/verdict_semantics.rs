@@ -30,6 +30,12 @@ fn signed_claims(reply: &Value) -> Value {
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
+/// Slack for the client's own connect and scheduling when it times the answer: the test
+/// machine is shared, so "before the deadline" is checked as "because of the deadline"
+/// (the origin would take far longer) plus this slack; the service itself aims at the
+/// deadline minus `DEADLINE_MARGIN`.
+const CLIENT_SLACK: Duration = Duration::from_millis(150);
+
 fn drip(delay_ms: u64) -> Route {
     Route::Drip {
         head: format!(
@@ -155,7 +161,7 @@ async fn the_deadline_is_answered_with_a_signed_unreachable_verdict_and_not_cach
     assert_eq!(claims["problems"][0]["code"], "deadline_exceeded");
     assert!(claims.get("fetch").is_none());
     assert!(
-        waited < Duration::from_millis(200),
+        waited < Duration::from_millis(200) + CLIENT_SLACK,
         "answered after the deadline: {waited:?}"
     );
     // The fetch went on; once it is done, the next request gets the real verdict.
@@ -176,8 +182,8 @@ fn key(url: &str) -> portcullis::service::FetchKey {
 #[tokio::test]
 async fn the_deadline_header_and_the_configured_maximum_bound_the_wait() {
     let lab = Lab::start().await;
-    lab.origin.route("/a.json", drip(150));
-    lab.origin.route("/b.json", drip(150));
+    lab.origin.route("/a.json", drip(400));
+    lab.origin.route("/b.json", drip(400));
     let svc = lab.serve(|c| c.limits.max_deadline_ms = 250).await;
     // Header only.
     let request = Request::post("/v1/fetch")
@@ -191,7 +197,7 @@ async fn the_deadline_header_and_the_configured_maximum_bound_the_wait() {
         .unwrap();
     let started = Instant::now();
     let reply = send(svc.addr, request).await;
-    assert!(started.elapsed() < Duration::from_millis(150));
+    assert!(started.elapsed() < Duration::from_millis(150) + CLIENT_SLACK);
     assert_eq!(
         signed_claims(&reply.json())["problems"][0]["code"],
         "deadline_exceeded"
@@ -205,7 +211,7 @@ async fn the_deadline_header_and_the_configured_maximum_bound_the_wait() {
             .to_string(),
     )
     .await;
-    assert!(started.elapsed() < Duration::from_millis(250));
+    assert!(started.elapsed() < Duration::from_millis(250) + CLIENT_SLACK);
     assert_eq!(
         signed_claims(&reply.json())["problems"][0]["code"],
         "deadline_exceeded"
