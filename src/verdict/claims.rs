@@ -30,7 +30,7 @@ pub struct Claims {
     pub aud: String,
     /// Unix seconds when the verdict was made.
     pub iat: u64,
-    /// Unix seconds after which the verdict must not be trusted (the cache lifetime).
+    /// Unix seconds after which the verdict must not be trusted (the trust window).
     pub exp: u64,
     /// Unique id, for audit correlation and replay detection.
     pub jti: String,
