@@ -293,17 +293,20 @@ impl App {
             }
             Ok(Ok(collected)) => collected.to_bytes(),
         };
-        let mut parsed = request::parse_fetch_request(&bytes)
-            .map_err(|e| Refused::new(StatusCode::BAD_REQUEST, e.code, e.detail))?;
+        let parsed = request::parse_fetch_request(&bytes);
+        if let Ok(asked) = &parsed {
+            *asked_out = Some((asked.url.clone(), asked.kind));
+        }
+        // The caller's rate is charged once the body is read (malformed bodies included),
+        // so a refused request's audit line can say which URL and kind were throttled.
+        self.service.admit_caller(&caller).map_err(Refused::from)?;
+        let mut parsed =
+            parsed.map_err(|e| Refused::new(StatusCode::BAD_REQUEST, e.code, e.detail))?;
         // Both given: the shorter deadline wins.
         parsed.deadline_ms = match (parsed.deadline_ms, header_deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        *asked_out = Some((parsed.url.clone(), parsed.kind));
-        // The caller's rate is checked once the body is parsed, so a refused request's
-        // audit line says which URL and kind were throttled.
-        self.service.admit_caller(&caller).map_err(Refused::from)?;
         self.service
             .verdict(&caller, parsed, received)
             .await

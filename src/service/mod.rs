@@ -37,8 +37,9 @@ use coalesce::{Role, SingleFlight};
 use limits::{Admission, Refusal};
 pub use settled::{ENTRY_OVERHEAD_BYTES, Settled};
 
-/// Cache and single-flight key: the same question from any caller.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// Cache and single-flight key: the same question from any caller (serializable, so a
+/// shared cache can key on it).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct FetchKey {
     /// Kind.
     pub kind: Kind,
