@@ -3,6 +3,14 @@
 //!
 //! * `serve PORT` — run the service on 127.0.0.1:PORT over the lab and print one JSON line
 //!   with the URLs to drive (until killed);
+//! * `rate ADDR URL RPS SECS [CONNS]` — open-loop load (wrk2-style: each request has an
+//!   intended send time at a fixed rate and its latency counts from then, so a stall is not
+//!   hidden by coordinated omission) of one cached verdict against a service started by
+//!   `serve`; `RPS = 0` runs closed-loop for the maximum throughput;
+//! * `entrymem` — RSS growth per cache entry beyond its counted heap text (100,000 small
+//!   entries straight into the cache structure), to check `ENTRY_OVERHEAD_BYTES`;
+//! * `cachemem N` — N distinct documents padded with large arrays of small numbers through
+//!   the real service (cache.max_bytes = 32 MiB), RSS against the cache's bound;
 //! * `cold N` — measure N cold fetches through the service (HTTP API, unique URLs, no cache)
 //!   against N fetches of the same document by a plain hickory + rustls + hyper client with
 //!   none of the checks, and print medians, p99s and their ratios.
@@ -254,6 +262,207 @@ async fn cold(n: usize) {
     );
 }
 
+fn rss_bytes() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
+        .unwrap_or(0)
+        * 1024
+}
+
+/// A document of `n` zeros in arrays of 1,000 (within the strict JSON limits: 1,000
+/// elements per array, 256 members): ~2 bytes of text per element, 32+ bytes parsed.
+fn padded_doc(n: usize) -> String {
+    let array = format!("[{}]", vec!["0"; 1_000].join(","));
+    let members: Vec<String> = (0..n / 1_000)
+        .map(|i| format!("\"m{i}\":{array}"))
+        .collect();
+    format!("{{{}}}", members.join(","))
+}
+
+async fn entrymem() {
+    use portcullis::kind::Outcome;
+    use portcullis::service::cache::VerdictCache;
+    use portcullis::service::{ENTRY_OVERHEAD_BYTES, FetchKey, Settled};
+    use portcullis::verdict::CacheClaim;
+    // 1. Per-entry overhead: 100,000 small entries straight into the cache structure.
+    let entries = 100_000;
+    let before = rss_bytes();
+    let mut cache: VerdictCache<FetchKey, Arc<Settled>> = VerdictCache::new(entries, usize::MAX);
+    let now = Instant::now();
+    let mut counted = 0usize;
+    for i in 0..entries {
+        let key = FetchKey {
+            kind: portcullis::kind::Kind::Json,
+            url: format!("https://h.example/{i:08}"),
+            expect: Default::default(),
+            profile: portcullis::kind::Profile::Oauth,
+        };
+        let settled = Settled {
+            outcome: Outcome::Valid,
+            fetched_at: 0,
+            cache: CacheClaim::default(),
+            claims: format!("{{\"url\":\"https://h.example/{i:08}\"}}"),
+            audit: String::new(),
+        };
+        let heap = key.heap_bytes() + settled.heap_bytes();
+        counted += heap;
+        cache.insert(
+            key,
+            Arc::new(settled),
+            heap,
+            now + Duration::from_secs(600),
+            now,
+        );
+    }
+    let grown = rss_bytes().saturating_sub(before);
+    let overhead = grown.saturating_sub(counted) / entries;
+    drop(cache);
+    println!(
+        "{{\"micro_entries\":{entries},\"rss_growth_bytes\":{grown},\"counted_heap_bytes\":{counted},\"measured_overhead_per_entry\":{overhead},\"entry_overhead_constant\":{ENTRY_OVERHEAD_BYTES}}}"
+    );
+}
+
+async fn cachemem(n: usize) {
+    // The real service with padded documents, cache.max_bytes = 32 MiB.
+    let max_bytes = 32 * 1024 * 1024;
+    let mut lab = lab(64, 1024).await;
+    lab.config.cache.max_bytes = max_bytes;
+    lab.config.cache.max_entries = 1_000_000;
+    lab._origin
+        .route("/pad.json", Route::json(padded_doc(120_000)));
+    let addr = start_service(&lab, "127.0.0.1:0".parse().unwrap()).await;
+    let base = rss_bytes();
+    let mut peak = base;
+    for i in 0..n {
+        let body = format!(
+            r#"{{"url":"https://{NAME}:{}/pad.json?n={i}","kind":"json"}}"#,
+            lab.port
+        );
+        let (status, _) = post(addr, body).await;
+        assert_eq!(status, 200);
+        if i % 50 == 0 {
+            peak = peak.max(rss_bytes());
+        }
+        if (i + 1).is_power_of_two() && i >= 127 {
+            println!(
+                "{{\"documents_so_far\":{},\"rss_bytes\":{}}}",
+                i + 1,
+                rss_bytes()
+            );
+        }
+    }
+    peak = peak.max(rss_bytes());
+    let metrics = get_text(addr, "/metrics").await;
+    let cache_bytes = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("portcullis_cache_size_bytes "))
+        .unwrap_or("0")
+        .to_owned();
+    println!(
+        "{{\"documents\":{n},\"document_bytes\":{},\"cache_max_bytes\":{max_bytes},\"cache_size_bytes\":{cache_bytes},\"rss_before_bytes\":{base},\"rss_peak_bytes\":{peak},\"rss_over_baseline_bytes\":{}}}",
+        padded_doc(120_000).len(),
+        peak.saturating_sub(base)
+    );
+}
+
+async fn get_text(addr: SocketAddr, path: &str) -> String {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let request = http::Request::get(path)
+        .header("host", "127.0.0.1")
+        .body(Empty::<Bytes>::new())
+        .unwrap();
+    let response = sender.send_request(request).await.unwrap();
+    String::from_utf8_lossy(&response.into_body().collect().await.unwrap().to_bytes()).into_owned()
+}
+
+/// Open-loop (or, with `rps = 0`, closed-loop) load of one cached verdict.
+async fn rate(addr: SocketAddr, url: String, rps: u64, secs: u64, conns: usize) {
+    assert!(addr.ip().is_loopback());
+    let body = Bytes::from(format!(r#"{{"url":"{url}","kind":"json"}}"#));
+    let _ = post(addr, String::from_utf8_lossy(&body).into_owned()).await; // warm the cache
+    let start = Instant::now() + Duration::from_millis(200);
+    let end = start + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for c in 0..conns {
+        let body = body.clone();
+        tasks.push(tokio::spawn(async move {
+            let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let _ = stream.set_nodelay(true);
+            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            let mut lat = Vec::new();
+            let mut errors = 0u64;
+            // This connection's share of the schedule: every `conns`-th slot.
+            let interval = if rps == 0 {
+                Duration::ZERO
+            } else {
+                Duration::from_secs_f64(conns as f64 / rps as f64)
+            };
+            let mut intended = start + interval.mul_f64(c as f64 / conns as f64);
+            tokio::time::sleep_until(intended.into()).await;
+            loop {
+                let now = Instant::now();
+                if now >= end {
+                    break;
+                }
+                if rps != 0 && intended > now {
+                    tokio::time::sleep_until(intended.into()).await;
+                }
+                let sent_for = if rps == 0 { Instant::now() } else { intended };
+                let request = http::Request::post("/v1/fetch")
+                    .header("host", "127.0.0.1")
+                    .header("content-type", "application/json")
+                    .body(Full::new(body.clone()))
+                    .unwrap();
+                match sender.send_request(request).await {
+                    Ok(response) => {
+                        let ok = response.status() == 200;
+                        let _ = response.into_body().collect().await;
+                        if ok {
+                            lat.push(sent_for.elapsed());
+                        } else {
+                            errors += 1;
+                        }
+                    }
+                    Err(_) => {
+                        errors += 1;
+                        break;
+                    }
+                }
+                intended += interval;
+            }
+            (lat, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for t in tasks {
+        let (lat, e) = t.await.unwrap();
+        all.extend(lat);
+        errors += e;
+    }
+    all.sort();
+    let n = all.len();
+    println!(
+        "{{\"offered_rps\":{rps},\"secs\":{secs},\"conns\":{conns},\"answered\":{n},\"errors\":{errors},\"achieved_rps\":{:.0},\"p50_ms\":{:.3},\"p90_ms\":{:.3},\"p99_ms\":{:.3},\"p999_ms\":{:.3},\"max_ms\":{:.3}}}",
+        n as f64 / secs as f64,
+        ms(percentile(&all, 0.5)),
+        ms(percentile(&all, 0.9)),
+        ms(percentile(&all, 0.99)),
+        ms(percentile(&all, 0.999)),
+        ms(percentile(&all, 1.0)),
+    );
+}
+
 async fn serve(port: u16) {
     let lab = lab(64, 1024).await;
     let addr = start_service(&lab, SocketAddr::from(([127, 0, 0, 1], port))).await;
@@ -271,6 +480,19 @@ async fn main() {
     match args.first().map(String::as_str) {
         Some("serve") => serve(args.get(1).and_then(|p| p.parse().ok()).unwrap_or(18_787)).await,
         Some("cold") => cold(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(200)).await,
-        _ => eprintln!("usage: loadlab serve [PORT] | loadlab cold [N]"),
+        Some("entrymem") => entrymem().await,
+        Some("cachemem") => {
+            cachemem(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(1_000)).await
+        }
+        Some("rate") if args.len() >= 5 => {
+            let addr: SocketAddr = args[1].parse().unwrap();
+            let rps = args[3].parse().unwrap();
+            let secs = args[4].parse().unwrap();
+            let conns = args.get(5).and_then(|c| c.parse().ok()).unwrap_or(64);
+            rate(addr, args[2].clone(), rps, secs, conns).await
+        }
+        _ => eprintln!(
+            "usage: loadlab serve [PORT] | cold [N] | entrymem | cachemem [N] | rate ADDR URL RPS SECS [CONNS]"
+        ),
     }
 }

@@ -95,10 +95,16 @@ pub const DEFAULT_MAX_QUEUE_WAIT_MS: u64 = 1_000;
 /// at once instead of waiting for someone else's slow fetch to end (at most half of
 /// `max_concurrent_fetches` is reserved, whatever is configured).
 pub const DEFAULT_RESERVED_FETCH_SLOTS: usize = 8;
+/// Longest caller deadline (`deadline_ms`) honoured, and the deadline of a request that
+/// states none: the service answers every request (with an `unreachable` /
+/// `deadline_exceeded` verdict if need be) within this, queue wait included. Above the
+/// whole-fetch deadline so a request that states none still gets the fetch's own verdict.
+pub const DEFAULT_MAX_DEADLINE_MS: u64 = 10_000;
 
-/// Shortest lifetime of a cached valid verdict, whatever the origin says.
+/// Shortest time the service keeps a valid judgement, whatever the origin says (internal:
+/// the caller's `cache` claim is the origin's own lifetime).
 pub const DEFAULT_CACHE_MIN_TTL_S: u64 = 300;
-/// Longest lifetime of a cached valid verdict.
+/// Longest time a valid judgement is kept, and the bound of the `cache` claim's `max_age_s`.
 pub const DEFAULT_CACHE_MAX_TTL_S: u64 = 86_400;
 /// Lifetime of a cached failure (invalid, blocked, unreachable) for most kinds.
 pub const DEFAULT_CACHE_NEGATIVE_TTL_S: u64 = 30;
@@ -106,8 +112,13 @@ pub const DEFAULT_CACHE_NEGATIVE_TTL_S: u64 = 30;
 pub const DEFAULT_CACHE_NEGATIVE_TTL_CLIENT_METADATA_S: u64 = 0;
 /// Entries kept in the verdict cache.
 pub const DEFAULT_CACHE_MAX_ENTRIES: usize = 10_000;
-/// Bytes of cached verdicts kept (documents are counted by their serialized size).
+/// Bytes of cached verdicts kept: the real heap size of each entry (its serialized claims
+/// and audit text, its key) plus a measured fixed per-entry overhead.
 pub const DEFAULT_CACHE_MAX_BYTES: usize = 64 * 1024 * 1024;
+/// Identical requests within this window share one result, failures included (which are
+/// otherwise not cached for CIMD): an authorization server that looks one client up twice
+/// in one login costs one fetch and one rate-limit token, not two.
+pub const DEFAULT_CACHE_DUPLICATE_WINDOW_S: u64 = 3;
 
 /// Requests per second each caller may make (sustained).
 pub const DEFAULT_RATE_PER_CALLER_PER_S: u32 = 100;
@@ -128,6 +139,9 @@ pub const DEFAULT_RATE_PER_CALLER_HOST_BURST: u32 = 60;
 
 /// `iss` of every verdict.
 pub const DEFAULT_ISSUER: &str = "portcullis";
+/// Seconds a verdict may be trusted after it was signed (`exp - iat`). Short: it is the
+/// trust window of one answer, not a caching lifetime (that is the `cache` claim).
+pub const DEFAULT_VERDICT_TRUST_S: u64 = 60;
 
 /// Service log format when neither `--log-format` nor `PORTCULLIS_LOG_FORMAT` is given:
 /// text reads well on a terminal; log shippers set `json`.
@@ -618,6 +632,8 @@ pub struct LimitsConfig {
     pub max_queue_wait_ms: u64,
     /// Slots a caller alone cannot take (kept for the next caller to arrive).
     pub reserved_fetch_slots: usize,
+    /// Longest caller deadline honoured (and the deadline of requests that state none).
+    pub max_deadline_ms: u64,
 }
 
 impl Default for LimitsConfig {
@@ -639,6 +655,7 @@ impl Default for LimitsConfig {
             max_queued_per_caller: DEFAULT_MAX_QUEUED_PER_CALLER,
             max_queue_wait_ms: DEFAULT_MAX_QUEUE_WAIT_MS,
             reserved_fetch_slots: DEFAULT_RESERVED_FETCH_SLOTS,
+            max_deadline_ms: DEFAULT_MAX_DEADLINE_MS,
         }
     }
 }
@@ -695,9 +712,10 @@ impl MaxBodyBytes {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CacheConfig {
-    /// Shortest lifetime of a valid verdict.
+    /// Shortest time the service keeps a valid judgement in its own cache (internal; never
+    /// stretches the `cache` claim the caller is told).
     pub min_ttl_s: u64,
-    /// Longest lifetime of a valid verdict.
+    /// Longest time the service keeps a valid judgement; also bounds the `cache` claim.
     pub max_ttl_s: u64,
     /// Lifetime of failures for most kinds.
     pub negative_ttl_s: u64,
@@ -705,8 +723,10 @@ pub struct CacheConfig {
     pub negative_ttl_client_metadata_s: u64,
     /// Entries kept.
     pub max_entries: usize,
-    /// Bytes kept.
+    /// Bytes kept (real heap size of the entries, see `service::settled`).
     pub max_bytes: usize,
+    /// Window in which identical requests share one result, failures included.
+    pub duplicate_window_s: u64,
 }
 
 impl Default for CacheConfig {
@@ -718,6 +738,7 @@ impl Default for CacheConfig {
             negative_ttl_client_metadata_s: DEFAULT_CACHE_NEGATIVE_TTL_CLIENT_METADATA_S,
             max_entries: DEFAULT_CACHE_MAX_ENTRIES,
             max_bytes: DEFAULT_CACHE_MAX_BYTES,
+            duplicate_window_s: DEFAULT_CACHE_DUPLICATE_WINDOW_S,
         }
     }
 }
@@ -799,6 +820,8 @@ pub struct SigningConfig {
     pub next_key_files: Vec<PathBuf>,
     /// `iss` claim.
     pub issuer: String,
+    /// Trust window of one verdict: `exp = iat + trust_s`.
+    pub trust_s: u64,
 }
 
 impl Default for SigningConfig {
@@ -809,6 +832,7 @@ impl Default for SigningConfig {
             alg: None,
             next_key_files: Vec::new(),
             issuer: DEFAULT_ISSUER.to_owned(),
+            trust_s: DEFAULT_VERDICT_TRUST_S,
         }
     }
 }
@@ -854,6 +878,8 @@ impl Config {
             ("limits.body_timeout_ms", l.body_timeout_ms),
             ("limits.max_queue_wait_ms", l.max_queue_wait_ms),
             ("resolver.timeout_ms", self.resolver.timeout_ms),
+            ("limits.max_deadline_ms", l.max_deadline_ms),
+            ("signing.trust_s", self.signing.trust_s),
             (
                 "server.request_read_timeout_ms",
                 self.server.request_read_timeout_ms,

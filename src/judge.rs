@@ -57,24 +57,6 @@ pub struct Judgement {
     pub timings: PhaseTimings,
 }
 
-impl Judgement {
-    /// Approximate memory held, for the cache's byte budget.
-    pub fn approx_bytes(&self) -> usize {
-        let doc = self
-            .document
-            .as_ref()
-            .map(|d| d.to_string().len())
-            .unwrap_or(0);
-        512 + self.body.as_ref().map(Bytes::len).unwrap_or(0)
-            + doc
-            + self
-                .problems
-                .iter()
-                .map(|p| p.detail.len() + 64)
-                .sum::<usize>()
-    }
-}
-
 /// Problems from the kind's pre-fetch checks; errors mean "do not fetch".
 pub fn precheck(request: &JudgeRequest, policy: &Policy, config: &Config) -> Vec<Problem> {
     let rules = PolicyUrlRules(policy);

@@ -7,7 +7,6 @@ use portcullis::assemble;
 use portcullis::documents::Expect;
 use portcullis::judge::{self, JudgeRequest};
 use portcullis::kind::{Kind, Outcome, Profile};
-use portcullis::service::ttl;
 use portcullis::verdict::{Claims, VerdictInput, new_jti};
 
 use super::{EXIT_NOT_OK, EXIT_OK, usage_error};
@@ -66,12 +65,7 @@ pub async fn run(
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let lifetime = ttl::verdict_lifetime(ttl::cache_lifetime(
-        kind,
-        judgement.outcome,
-        &judgement.cache,
-        &config.cache,
-    ));
+    let lifetime = config.signing.trust_s;
     let claims = Claims::build(
         VerdictInput {
             issuer: &config.signing.issuer,

@@ -35,8 +35,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
 
 use crate::config::ServerConfig;
-use crate::service::Service;
+use crate::kind::Kind;
 use crate::service::limits::Refusal;
+use crate::service::{SIGNING_FAILED, Service, VerdictError};
 use crate::telemetry::metrics::ApiMetrics;
 use arc_swap::ArcSwap;
 use body::ApiBody;
@@ -157,6 +158,20 @@ impl From<Refusal> for Refused {
             code: refusal.code.as_str().to_owned(),
             detail: "limit reached; retry later".to_owned(),
             retry_after: Some(refusal.retry_after),
+        }
+    }
+}
+
+impl From<VerdictError> for Refused {
+    fn from(e: VerdictError) -> Refused {
+        match e {
+            VerdictError::Refused(refusal) => refusal.into(),
+            // Fail closed: no verdict, a 5xx with a code (and nothing was cached).
+            VerdictError::SigningFailed => Refused::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                SIGNING_FAILED,
+                "the verdict could not be signed",
+            ),
         }
     }
 }
@@ -333,11 +348,18 @@ impl App {
     /// `POST /v1/fetch`: a verdict, or a refusal that is answered and audited in one place.
     async fn fetch(&self, rt: &Runtime, request: Request<Incoming>) -> Response<Body> {
         let mut caller = None;
-        match Self::fetch_verdict(rt, request, &mut caller).await {
+        let mut asked = None;
+        match Self::fetch_verdict(rt, request, &mut caller, &mut asked).await {
             Ok(reply) => bytes_response(StatusCode::OK, "application/json", reply),
             Err(refused) => {
-                rt.service
-                    .audit_refusal(caller.as_deref(), refused.status.as_u16(), &refused.code);
+                rt.service.audit_refusal(
+                    caller.as_deref(),
+                    refused.status.as_u16(),
+                    &refused.code,
+                    asked
+                        .as_ref()
+                        .map(|(url, kind): &(String, Kind)| (url.as_str(), *kind)),
+                );
                 refused.into_response()
             }
         }
@@ -347,7 +369,9 @@ impl App {
         rt: &Runtime,
         request: Request<Incoming>,
         caller_out: &mut Option<String>,
+        asked_out: &mut Option<(String, Kind)>,
     ) -> Result<Bytes, Refused> {
+        let received = Instant::now();
         let authorization = request
             .headers()
             .get(header::AUTHORIZATION)
@@ -357,7 +381,6 @@ impl App {
             .authenticate(authorization.as_deref())
             .map_err(|e| Refused::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string()))?;
         *caller_out = Some(caller.clone());
-        rt.service.admit_caller(&caller).map_err(Refused::from)?;
         let is_json = request
             .headers()
             .get(header::CONTENT_TYPE)
@@ -386,6 +409,12 @@ impl App {
         if announced.is_some_and(|len| len > max) {
             return Err(too_large());
         }
+        let header_deadline = request
+            .headers()
+            .get(request::DEADLINE_HEADER)
+            .map(|v| request::parse_deadline_header(v.as_bytes()))
+            .transpose()
+            .map_err(|e| Refused::new(StatusCode::BAD_REQUEST, e.code, e.detail))?;
         let deadline = Duration::from_millis(rt.server.request_read_timeout_ms);
         let body = Limited::new(request.into_body(), max);
         let bytes = match tokio::time::timeout(deadline, body.collect()).await {
@@ -411,10 +440,22 @@ impl App {
             }
             Ok(Ok(collected)) => collected.to_bytes(),
         };
-        let parsed = request::parse_fetch_request(&bytes)
-            .map_err(|e| Refused::new(StatusCode::BAD_REQUEST, e.code, e.detail))?;
+        let parsed = request::parse_fetch_request(&bytes);
+        if let Ok(asked) = &parsed {
+            *asked_out = Some((asked.url.clone(), asked.kind));
+        }
+        // The caller's rate is charged once the body is read (malformed bodies included),
+        // so a refused request's audit line can say which URL and kind were throttled.
+        rt.service.admit_caller(&caller).map_err(Refused::from)?;
+        let mut parsed =
+            parsed.map_err(|e| Refused::new(StatusCode::BAD_REQUEST, e.code, e.detail))?;
+        // Both given: the shorter deadline wins.
+        parsed.deadline_ms = match (parsed.deadline_ms, header_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         rt.service
-            .verdict(&caller, parsed)
+            .verdict(&caller, parsed, received)
             .await
             .map_err(Refused::from)
     }
@@ -661,5 +702,17 @@ pub async fn shutdown_signal() {
     #[cfg(not(unix))]
     {
         let _ = ctrl_c.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signing_failure_is_a_500_with_its_code_never_a_verdict() {
+        let response = Refused::from(VerdictError::SigningFailed).into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(response.headers().get(header::RETRY_AFTER).is_none());
     }
 }

@@ -1,21 +1,34 @@
 //! The `POST /v1/fetch` request body: parsed strictly (unknown members are errors) because
 //! a typo in `expect` must not silently weaken a check.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::documents::strict_json::{JsonLimits, read_object};
 use crate::kind::{Kind, Profile};
 
-/// Expectations a caller can state about the document.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Deserialize)]
+/// Expectations a caller can state about the document. Serialized as the verdict's
+/// `expect` claim, so a verdict records what it was judged against.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectBody {
     /// Expected `resource` of protected resource metadata.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub resource: Option<String>,
     /// Expected `issuer` of authorization server metadata.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub issuer: Option<String>,
 }
+
+impl ExpectBody {
+    /// No expectation stated: the verdict then carries no `expect` claim.
+    pub fn is_empty(&self) -> bool {
+        self.resource.is_none() && self.issuer.is_none()
+    }
+}
+
+/// Header that carries the caller's deadline when it cannot put it in the body.
+pub const DEADLINE_HEADER: &str = "x-portcullis-deadline-ms";
 
 /// A fetch request.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
@@ -31,6 +44,24 @@ pub struct FetchApiRequest {
     /// Rule book (`oauth`, `mcp`, `atproto`); absent: the configured `[documents] profile`.
     #[serde(default)]
     pub profile: Option<Profile>,
+    /// Milliseconds the caller will wait for an answer; clamped to
+    /// `[limits] max_deadline_ms`. When it runs out the service answers a signed
+    /// `unreachable` verdict with `deadline_exceeded` rather than nothing.
+    #[serde(default)]
+    pub deadline_ms: Option<u64>,
+}
+
+/// Parses the `X-Portcullis-Deadline-Ms` header value: decimal milliseconds.
+pub fn parse_deadline_header(value: &[u8]) -> Result<u64, RequestError> {
+    std::str::from_utf8(value)
+        .ok()
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or_else(|| RequestError {
+            code: "invalid_request",
+            detail: "X-Portcullis-Deadline-Ms must be a whole number of milliseconds".into(),
+        })
 }
 
 /// Why a request body was refused (HTTP 400).
@@ -113,6 +144,46 @@ mod tests {
             let err = parse_fetch_request(body).unwrap_err();
             assert_eq!(err.code, "invalid_request");
         }
+    }
+
+    #[test]
+    fn deadline_parses_from_body_and_header() {
+        let r = parse_fetch_request(
+            br#"{"url":"https://a.example/x","kind":"jwks","deadline_ms":2500}"#,
+        )
+        .unwrap();
+        assert_eq!(r.deadline_ms, Some(2_500));
+        assert!(
+            parse_fetch_request(br#"{"url":"https://a.example/x","kind":"jwks","deadline_ms":-1}"#)
+                .is_err()
+        );
+        assert!(
+            parse_fetch_request(
+                br#"{"url":"https://a.example/x","kind":"jwks","deadline_ms":"1"}"#
+            )
+            .is_err()
+        );
+        assert_eq!(parse_deadline_header(b" 2500 ").unwrap(), 2_500);
+        for bad in [&b""[..], b"-1", b"1.5", b"abc", b"99999999999999999999999"] {
+            assert_eq!(
+                parse_deadline_header(bad).unwrap_err().code,
+                "invalid_request"
+            );
+        }
+    }
+
+    #[test]
+    fn expect_serializes_only_what_was_stated() {
+        let e = ExpectBody {
+            resource: Some("https://r.example".into()),
+            issuer: None,
+        };
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"resource":"https://r.example"}"#
+        );
+        assert!(!e.is_empty());
+        assert!(ExpectBody::default().is_empty());
     }
 
     #[test]

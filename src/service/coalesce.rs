@@ -56,18 +56,19 @@ where
             if let Some(flight) = flights.get(&key) {
                 (flight.clone(), Role::Joined)
             } else {
-                let work = tokio::spawn(make());
+                // The work removes its own entry when it finishes, even when every waiter
+                // gave up (deadline, disconnect): a finished flight is never joined later.
                 let map = self.flights.clone();
                 let done_key = key.clone();
-                let flight: Flight<V> = async move {
-                    let result = work.await.ok();
+                let work = make();
+                let work = tokio::spawn(async move {
+                    let value = work.await;
                     if let Ok(mut flights) = map.lock() {
                         flights.remove(&done_key);
                     }
-                    result
-                }
-                .boxed()
-                .shared();
+                    value
+                });
+                let flight: Flight<V> = async move { work.await.ok() }.boxed().shared();
                 flights.insert(key, flight.clone());
                 (flight, Role::Leader)
             }
@@ -115,6 +116,25 @@ mod tests {
         assert_eq!(runs.load(Ordering::SeqCst), 1);
         assert_eq!(leaders, 1);
         assert_eq!(flights.in_flight(), 0);
+    }
+
+    #[tokio::test]
+    async fn work_abandoned_by_every_waiter_finishes_and_is_not_joined_later() {
+        let flights: Arc<SingleFlight<u8, u8>> = Arc::new(SingleFlight::default());
+        let waiter = flights.run(1, || async {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            1
+        });
+        assert!(
+            tokio::time::timeout(Duration::from_millis(5), waiter)
+                .await
+                .is_err()
+        );
+        assert_eq!(flights.in_flight(), 1, "the work goes on without waiters");
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert_eq!(flights.in_flight(), 0, "and removes itself when done");
+        let (value, role) = flights.run(1, || async { 2 }).await;
+        assert_eq!((value, role), (Some(2), Role::Leader));
     }
 
     #[tokio::test]

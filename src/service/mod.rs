@@ -3,9 +3,11 @@
 //!
 //! Layers, outermost first, and why each exists:
 //! 1. caller rate limit — one noisy caller cannot starve the others;
-//! 2. URL rules — a blocked URL is answered at once and costs no upstream slot;
-//! 3. cache — repeated questions never reach the origin;
-//! 4. single flight — identical concurrent questions share one fetch;
+//! 2. cache — repeated questions never reach the origin (it keeps [`Settled`] text, and
+//!    every answer is signed fresh: its own `iat` and `jti`);
+//! 3. single flight — identical concurrent questions share one fetch, and the caller's
+//!    deadline bounds the wait (a signed `deadline_exceeded` verdict beats silence);
+//! 4. URL rules — a blocked URL is answered at once and costs no upstream slot;
 //! 5. target-host rate limit — the service can never be used to flood one site;
 //! 6. fetch slots and queue bound — bounded upstream concurrency and memory.
 
@@ -14,14 +16,13 @@ pub mod cache;
 pub mod coalesce;
 /// The admission module under its former name (the server and older tests use it).
 pub use admission as limits;
+pub mod settled;
 pub mod ttl;
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use serde_json::json;
 
 use crate::config::Config;
 use crate::documents::Expect;
@@ -29,15 +30,18 @@ use crate::fetch::Fetcher;
 use crate::judge::{self, JudgeRequest, Judgement};
 use crate::kind::{Kind, Outcome};
 use crate::policy::TargetHost;
+use crate::problem::Problem;
 use crate::server::request::{ExpectBody, FetchApiRequest};
-use crate::telemetry::{AuditRecord, Telemetry};
-use crate::verdict::{Claims, KeyRing, VerdictInput, new_jti};
+use crate::telemetry::{AuditFacts, AuditHead, Telemetry};
+use crate::verdict::{AnswerHead, JudgedClaims, KeyRing, new_jti, splice_json, splice_payload};
 use cache::{Lookup, VerdictCache};
 use coalesce::{Role, SingleFlight};
 use limits::{Admission, Refusal};
+pub use settled::{ENTRY_OVERHEAD_BYTES, Settled};
 
-/// Cache and single-flight key: the same question from any caller.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// Cache and single-flight key: the same question from any caller (serializable, so a
+/// shared cache can key on it).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct FetchKey {
     /// Kind.
     pub kind: Kind,
@@ -50,24 +54,39 @@ pub struct FetchKey {
     pub profile: crate::kind::Profile,
 }
 
-/// A judgement with its absolute expiry, and the verdicts already signed for it.
-#[derive(Debug)]
-pub struct Settled {
-    /// The judgement.
-    pub judgement: Judgement,
-    /// Unix time the verdict stops being trustworthy (`exp`).
-    pub expires_unix: u64,
-    /// Signed reply per caller (`aud` differs by caller). A cached judgement is one verdict:
-    /// repeating the same JWS (same `iat`, `jti`, `exp`) is exact, and it saves a signature
-    /// and a serialization per cache hit. Bounded by the number of configured callers.
-    signed: Mutex<HashMap<String, (Bytes, String)>>,
+impl FetchKey {
+    /// Heap bytes the key owns (its strings), for the cache's byte budget.
+    pub fn heap_bytes(&self) -> usize {
+        self.url.capacity()
+            + self.expect.resource.as_ref().map_or(0, String::capacity)
+            + self.expect.issuer.as_ref().map_or(0, String::capacity)
+    }
 }
 
-/// Callers whose signed replies are kept per cached judgement; past this (only possible
-/// with very many configured callers) replies are signed fresh each time.
-pub const MAX_SIGNED_REPLIES_PER_ENTRY: usize = 64;
+/// Why a request got no verdict.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VerdictError {
+    /// A limit refused it (429 / 503, retryable).
+    Refused(Refusal),
+    /// The verdict could not be serialized or signed: answered 500 `signing_failed`,
+    /// never cached (fail closed: no unsigned answer is ever given).
+    SigningFailed,
+}
 
-type Produced = Result<Arc<Settled>, Refusal>;
+impl From<Refusal> for VerdictError {
+    fn from(refusal: Refusal) -> Self {
+        VerdictError::Refused(refusal)
+    }
+}
+
+/// Stable code of [`VerdictError::SigningFailed`].
+pub const SIGNING_FAILED: &str = "signing_failed";
+
+/// Time kept back from the caller's deadline for signing and writing the answer, so the
+/// deadline verdict arrives before the deadline rather than at it.
+pub const DEADLINE_MARGIN: Duration = Duration::from_millis(10);
+
+type Produced = Result<Arc<Settled>, VerdictError>;
 
 /// The running service.
 pub struct Service {
@@ -138,10 +157,18 @@ impl Service {
         self.telemetry.render()
     }
 
-    /// Records a request refused before any verdict (bad auth, bad body, a limit).
-    pub fn audit_refusal(&self, caller: Option<&str>, status: u16, error: &str) {
+    /// Records a request refused before any verdict (bad auth, bad body, a limit), with
+    /// the URL and kind when the body was parsed that far, so an operator can tell which
+    /// client was throttled.
+    pub fn audit_refusal(
+        &self,
+        caller: Option<&str>,
+        status: u16,
+        error: &str,
+        request: Option<(&str, Kind)>,
+    ) {
         self.telemetry
-            .audit(|| crate::telemetry::RefusalRecord::new(caller, status, error));
+            .audit(|| crate::telemetry::RefusalRecord::new(caller, status, error, request));
     }
 
     /// Layer 1: the caller's request rate.
@@ -151,12 +178,23 @@ impl Service {
             .inspect_err(|r| self.telemetry.rate_limited(r.scope()))
     }
 
-    /// Answers one fetch request with a signed verdict (as the JSON reply body).
+    /// The caller's deadline as an instant: `deadline_ms` from `received`, clamped to
+    /// `[limits] max_deadline_ms` (which is also the deadline of a request stating none).
+    pub fn deadline(&self, deadline_ms: Option<u64>, received: Instant) -> Instant {
+        let max = self.config.limits.max_deadline_ms;
+        let ms = deadline_ms.unwrap_or(max).min(max);
+        received + Duration::from_millis(ms)
+    }
+
+    /// Answers one fetch request with a freshly signed verdict (the JSON reply body).
+    /// `received` is when the request arrived; the caller's deadline counts from it.
     pub async fn verdict(
         self: &Arc<Self>,
         caller: &str,
         request: FetchApiRequest,
-    ) -> Result<Bytes, Refusal> {
+        received: Instant,
+    ) -> Result<Bytes, VerdictError> {
+        let deadline = self.deadline(request.deadline_ms, received);
         let key = FetchKey {
             kind: request.kind,
             url: request.url,
@@ -168,49 +206,46 @@ impl Service {
             .lock()
             .ok()
             .map(|mut c| c.get(&key, Instant::now()));
-        let (settled, cache_hit) = match cached {
-            Some(Lookup::Hit(settled)) => {
-                self.telemetry.cache_hit();
-                (settled, true)
+        if let Some(Lookup::Hit(settled)) = cached {
+            self.telemetry.cache_hit();
+            return self.answer(caller, &settled, true);
+        }
+        self.telemetry.cache_miss();
+        let flight = async {
+            let (mut produced, role) = self.fly(&key, caller).await;
+            if role == Role::Joined
+                && let Some(Err(VerdictError::Refused(refusal))) = &produced
+                && refusal.is_caller_scoped()
+            {
+                // Refused by the *leader's* own budget or queue: this caller has its own,
+                // so one caller cannot make another's requests fail by leading.
+                produced = self.fly(&key, caller).await.0;
             }
-            _ => {
-                self.telemetry.cache_miss();
-                let (mut produced, role) = self.fly(&key, caller).await;
+            (produced, role)
+        };
+        let wait_until = deadline
+            .checked_sub(DEADLINE_MARGIN)
+            .unwrap_or(deadline)
+            .max(Instant::now());
+        let settled = match tokio::time::timeout_at(wait_until.into(), flight).await {
+            Err(_) => {
+                // The work (if this caller led it) goes on for the others and the cache.
+                let ms = deadline.saturating_duration_since(received).as_millis();
+                Arc::new(self.deadline_settled(&key, ms)?)
+            }
+            Ok((produced, role)) => {
                 if role == Role::Joined {
                     self.telemetry.single_flight_join();
-                    // Refused by the *leader's* own budget or queue: this caller has its
-                    // own, so one caller cannot make another's requests fail by leading.
-                    if let Some(Err(refusal)) = &produced
-                        && refusal.is_caller_scoped()
-                    {
-                        produced = self.fly(&key, caller).await.0;
-                    }
                 }
                 match produced {
-                    Some(Ok(settled)) => (settled, false),
-                    Some(Err(refusal)) => return Err(refusal),
+                    Some(produced) => produced?,
                     None => {
-                        return Err(Refusal::soon(limits::OVERLOADED));
+                        return Err(VerdictError::Refused(Refusal::soon(limits::OVERLOADED)));
                     }
                 }
             }
         };
-        let (reply, jti) = self.signed_reply(caller, &key, &settled, cache_hit);
-        // One fresh id per answered request (made only when an audit sink exists), next to
-        // the verdict's `jti` so the audit line joins the verdict the caller holds.
-        self.telemetry.audit(|| {
-            let request_id = new_jti(&mut rand::rngs::OsRng);
-            AuditRecord::new(
-                request_id,
-                &jti,
-                caller,
-                &key.url,
-                key.kind,
-                &settled.judgement,
-                cache_hit,
-            )
-        });
-        Ok(reply)
+        self.answer(caller, &settled, false)
     }
 
     /// Runs (or joins) the single flight for `key`; a new flight is charged to `caller`.
@@ -225,78 +260,96 @@ impl Service {
             .await
     }
 
-    /// The reply for `caller`: on a cache hit, the verdict already signed for that caller.
-    fn signed_reply(
+    /// Signs one answer: a fresh head (`iss, aud, iat, exp, jti, cache`) spliced before the
+    /// settled claims text; `{"verdict": JWS, "claims": payload}` built without reparsing.
+    fn answer(
         &self,
         caller: &str,
-        key: &FetchKey,
         settled: &Settled,
         cache_hit: bool,
-    ) -> (Bytes, String) {
-        if cache_hit
-            && let Ok(signed) = settled.signed.lock()
-            && let Some(reply) = signed.get(caller)
-        {
-            return reply.clone();
-        }
-        let reply = self.sign(caller, key, settled);
-        if let Ok(mut signed) = settled.signed.lock()
-            && signed.len() < MAX_SIGNED_REPLIES_PER_ENTRY
-        {
-            signed.insert(caller.to_owned(), reply.clone());
-        }
-        reply
-    }
-
-    /// The signed reply body and the verdict's `jti`.
-    fn sign(&self, caller: &str, key: &FetchKey, settled: &Settled) -> (Bytes, String) {
+    ) -> Result<Bytes, VerdictError> {
         let now = unix_now();
-        let j = &settled.judgement;
-        let claims = Claims::build(
-            VerdictInput {
-                issuer: &self.config.signing.issuer,
-                audience: caller,
-                url: &key.url,
-                kind: key.kind,
-                profile: Some(key.profile),
-                outcome: j.outcome,
-                problems: j.problems.clone(),
-                fetch: Some(j.facts.clone()),
-                body: j.body.as_deref(),
-                document: j.document.clone(),
-            },
-            now,
-            settled.expires_unix.saturating_sub(now),
-            new_jti(&mut rand::rngs::OsRng),
-        );
-        let body = match self.keys.sign(&claims) {
-            Ok(jws) => {
-                self.telemetry.verdict_signed();
-                json!({ "verdict": jws, "claims": claims })
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "signing a verdict failed");
-                json!({ "error": e.code(), "claims": claims })
-            }
+        let jti = new_jti(&mut rand::thread_rng());
+        let head = AnswerHead {
+            iss: &self.config.signing.issuer,
+            aud: caller,
+            iat: now,
+            exp: now.saturating_add(self.config.signing.trust_s),
+            jti: &jti,
+            cache: ttl::aged(settled.cache, settled.fetched_at, now),
         };
-        (
-            Bytes::from(serde_json::to_vec(&body).unwrap_or_default()),
-            claims.jti,
-        )
+        let (jws, payload) = sign_answer(&self.keys, &head, &settled.claims)?;
+        self.telemetry.verdict_signed();
+        let mut body = Vec::with_capacity(jws.len() + payload.len() + 32);
+        body.extend_from_slice(b"{\"verdict\":\"");
+        body.extend_from_slice(jws.as_bytes());
+        body.extend_from_slice(b"\",\"claims\":");
+        body.extend_from_slice(&payload);
+        body.push(b'}');
+        // One fresh id per answered request (made only when an audit sink exists), next to
+        // the verdict's `jti` so the audit line joins the verdict the caller holds.
+        self.telemetry.audit_line(|| {
+            let head = AuditHead::new(new_jti(&mut rand::thread_rng()), &jti, caller, cache_hit);
+            splice_json(&head, &settled.audit).ok()
+        });
+        Ok(Bytes::from(body))
     }
 
-    /// Layers 2–6 for a cache miss; runs once per key however many callers wait. The
+    /// The compact, shareable form of a judgement.
+    fn settle(&self, key: &FetchKey, j: &Judgement) -> Result<Settled, VerdictError> {
+        let failed = |e: serde_json::Error| {
+            tracing::error!(error = %e, "serializing verdict claims failed");
+            VerdictError::SigningFailed
+        };
+        let expect = if key.expect.is_empty() {
+            None
+        } else {
+            Some(serde_json::to_value(&key.expect).map_err(failed)?)
+        };
+        let fetched = !j.hops.is_empty();
+        let claims = JudgedClaims {
+            url: &key.url,
+            kind: key.kind,
+            profile: Some(key.profile),
+            outcome: j.outcome,
+            problems: &j.problems,
+            fetch: fetched.then_some(&j.facts),
+            sha256: j.sha256.as_deref(),
+            document: j.document.as_ref(),
+            expect: expect.as_ref(),
+        }
+        .to_text()
+        .map_err(failed)?;
+        let audit = if self.telemetry.auditing() {
+            AuditFacts::new(&key.url, key.kind, j).to_text()
+        } else {
+            String::new()
+        };
+        Ok(Settled {
+            outcome: j.outcome,
+            fetched_at: if fetched { j.facts.fetched_at } else { 0 },
+            cache: ttl::document_cache(j.outcome, &j.cache, &self.config.cache),
+            claims,
+            audit,
+        })
+    }
+
+    /// The verdict for a caller whose deadline ran out: `unreachable`, `deadline_exceeded`.
+    /// Never cached (another caller's deadline may be longer).
+    fn deadline_settled(&self, key: &FetchKey, ms: u128) -> Result<Settled, VerdictError> {
+        let problem = Problem::error(
+            crate::fetch::codes::DEADLINE_EXCEEDED,
+            format!("no answer within the caller's deadline of {ms} ms"),
+        );
+        let mut j = judge::refused_before_fetch(&judge_request(key), vec![problem]);
+        j.outcome = Outcome::Unreachable;
+        self.settle(key, &j)
+    }
+
+    /// Layers 4–6 for a cache miss; runs once per key however many callers wait. The
     /// host budgets and the fetch slot are charged to `caller`, the one that started it.
     async fn produce(&self, key: FetchKey, caller: &str) -> Produced {
-        let request = JudgeRequest {
-            kind: key.kind,
-            url: key.url.clone(),
-            expect: Expect {
-                resource: key.expect.resource.clone(),
-                issuer: key.expect.issuer.clone(),
-                profile: Some(key.profile),
-            },
-        };
+        let request = judge_request(&key);
         let policy = self.fetcher.policy();
         let pre = judge::precheck(&request, policy, &self.config);
         let judgement = if crate::problem::any_error(&pre) {
@@ -319,34 +372,32 @@ impl Service {
                         .inspect_err(|r| self.telemetry.rate_limited(r.scope()))?;
                     self.telemetry.queue_wait(slot.waited);
                     let _in_flight = self.telemetry.fetch_started();
+                    // Every later hop's host is charged to the same caller (redirect fan-in).
                     let hops = self.admission.hop_gate(caller);
                     let fetcher = self.fetcher.with_hop_gate(hops.clone());
                     let judgement = judge::judge(&fetcher, &self.config, &request).await;
                     if let Some(refusal) = hops.refused() {
                         self.telemetry.rate_limited(refusal.scope());
-                        return Err(refusal);
+                        return Err(refusal.into());
                     }
                     judgement
                 }
             }
         };
         self.telemetry.fetch_finished(key.kind, &judgement);
-        let lifetime = ttl::cache_lifetime(
+        let lifetime = ttl::internal_lifetime(
             key.kind,
             judgement.outcome,
             &judgement.cache,
             &self.config.cache,
         );
+        let settled = Arc::new(self.settle(&key, &judgement)?);
+        drop(judgement);
         let now = Instant::now();
-        let settled = Arc::new(Settled {
-            expires_unix: unix_now() + ttl::verdict_lifetime(lifetime),
-            judgement,
-            signed: Mutex::new(HashMap::new()),
-        });
         if lifetime > 0
             && let Ok(mut cache) = self.cache.lock()
         {
-            let bytes = settled.judgement.approx_bytes() + key.url.len();
+            let bytes = key.heap_bytes() + settled.heap_bytes() + ENTRY_OVERHEAD_BYTES;
             cache.insert(
                 key,
                 settled.clone(),
@@ -361,8 +412,91 @@ impl Service {
     /// The outcome a cached entry would give, for tests and the demo.
     pub fn cached_outcome(&self, key: &FetchKey) -> Option<Outcome> {
         match self.cache.lock().ok()?.get(key, Instant::now()) {
-            Lookup::Hit(s) => Some(s.judgement.outcome),
+            Lookup::Hit(s) => Some(s.outcome),
             Lookup::Miss => None,
         }
+    }
+}
+
+/// The compact JWS and its payload for one answer; any failure is `SigningFailed` (logged),
+/// and the caller gets a 5xx, never an unsigned answer.
+fn sign_answer(
+    keys: &KeyRing,
+    head: &AnswerHead<'_>,
+    claims: &str,
+) -> Result<(String, Vec<u8>), VerdictError> {
+    let signed = splice_payload(head, claims)
+        .map_err(crate::verdict::SignError::from)
+        .and_then(|payload| Ok((keys.sign_payload(&payload)?, payload)));
+    signed.map_err(|e| {
+        tracing::error!(error = %e, code = e.code(), "signing a verdict failed");
+        VerdictError::SigningFailed
+    })
+}
+
+fn judge_request(key: &FetchKey) -> JudgeRequest {
+    JudgeRequest {
+        kind: key.kind,
+        url: key.url.clone(),
+        expect: Expect {
+            resource: key.expect.resource.clone(),
+            issuer: key.expect.issuer.clone(),
+            profile: Some(key.profile),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SigningAlg;
+    use crate::verdict::{CacheClaim, SigningKey};
+    use rand::SeedableRng as _;
+
+    fn ring() -> KeyRing {
+        let key =
+            SigningKey::generate(SigningAlg::EdDSA, &mut rand::rngs::StdRng::seed_from_u64(9));
+        KeyRing::new(key, Vec::new())
+    }
+
+    fn head(jti: &str) -> AnswerHead<'_> {
+        AnswerHead {
+            iss: "portcullis",
+            aud: "as-1",
+            iat: 10,
+            exp: 70,
+            jti,
+            cache: CacheClaim::default(),
+        }
+    }
+
+    #[test]
+    fn an_answer_that_cannot_be_signed_fails_closed() {
+        let ring = ring();
+        assert_eq!(
+            sign_answer(&ring, &head("j"), "[1]").unwrap_err(),
+            VerdictError::SigningFailed
+        );
+        let (jws, payload) = sign_answer(&ring, &head("j"), r#"{"url":"u"}"#).unwrap();
+        assert_eq!(jws.split('.').count(), 3);
+        let v: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        assert_eq!(
+            (v["jti"].as_str(), v["url"].as_str()),
+            (Some("j"), Some("u"))
+        );
+    }
+
+    #[test]
+    fn the_key_counts_its_strings() {
+        let key = FetchKey {
+            kind: Kind::Json,
+            url: "x".repeat(100),
+            expect: ExpectBody {
+                resource: Some("r".repeat(50)),
+                issuer: None,
+            },
+            profile: crate::kind::Profile::Oauth,
+        };
+        assert!(key.heap_bytes() >= 150);
     }
 }

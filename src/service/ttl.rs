@@ -1,15 +1,21 @@
-//! How long a verdict may be trusted and cached: pure arithmetic over the origin's cache
-//! hints and the configured bounds.
+//! Lifetimes: pure arithmetic over the origin's cache hints and the configured bounds.
+//!
+//! Three different clocks, kept apart on purpose (trust is not caching):
+//! * the **trust window** of one answer (`exp - iat`, `[signing] trust_s`), per answer;
+//! * the **document's cache age** told to the caller (the `cache` claim): the origin's own
+//!   `max-age` / `Expires`, bounded by `[cache] max_ttl_s`, aged by the time since the
+//!   fetch; never stretched by `min_ttl_s`, and `no-store` says `no_store: true`;
+//! * the service's **own cache lifetime** ([`internal_lifetime`]): an internal matter
+//!   (`min_ttl_s`/`max_ttl_s` for valid documents, the negative TTLs for failures, and the
+//!   duplicate window so identical lookups share one result, failures included).
 
 use crate::config::CacheConfig;
 use crate::fetch::media::CacheHints;
 use crate::kind::{Kind, Outcome};
+use crate::verdict::CacheClaim;
 
-/// Lifetime given to a verdict that is not cached (no-store, or a zero negative TTL): long
-/// enough for the caller to act on this one answer, too short to be reused for long.
-pub const UNCACHED_VERDICT_LIFETIME_S: u64 = 60;
-
-/// Seconds to cache a judgement; 0 means do not cache.
+/// Seconds the service caches a judgement by the TTL rules alone; 0 means do not cache.
+/// (See [`internal_lifetime`] for the duplicate window on top.)
 pub fn cache_lifetime(
     kind: Kind,
     outcome: Outcome,
@@ -37,13 +43,45 @@ pub fn cache_lifetime(
     }
 }
 
-/// Seconds until the verdict's `exp`: the cache lifetime, or a short fixed lifetime when
-/// it is not cached.
-pub fn verdict_lifetime(cache_lifetime_s: u64) -> u64 {
-    if cache_lifetime_s == 0 {
-        UNCACHED_VERDICT_LIFETIME_S
-    } else {
-        cache_lifetime_s
+/// Seconds the service keeps a judgement: [`cache_lifetime`], raised to the duplicate
+/// window so identical requests shortly after share the result, failures included (CIMD
+/// failures too: see docs/operations.md on the draft's "do not cache errors"). A valid
+/// document the origin marked `no-store` is never kept.
+pub fn internal_lifetime(
+    kind: Kind,
+    outcome: Outcome,
+    hints: &CacheHints,
+    cache: &CacheConfig,
+) -> u64 {
+    if outcome == Outcome::Valid && hints.no_store {
+        return 0;
+    }
+    cache_lifetime(kind, outcome, hints, cache).max(cache.duplicate_window_s)
+}
+
+/// The document's cache lifetime as fetched: the origin's freshness bounded by
+/// `max_ttl_s` (never raised by `min_ttl_s`); `no_store` for `no-store` responses and for
+/// every non-valid outcome (there is no document to cache).
+pub fn document_cache(outcome: Outcome, hints: &CacheHints, cache: &CacheConfig) -> CacheClaim {
+    if outcome != Outcome::Valid || hints.no_store {
+        return CacheClaim {
+            max_age_s: 0,
+            no_store: true,
+        };
+    }
+    CacheClaim {
+        max_age_s: hints.max_age_s.unwrap_or(0).min(cache.max_ttl_s),
+        no_store: false,
+    }
+}
+
+/// The `cache` claim of one answer: the fetched lifetime minus the time since the fetch.
+pub fn aged(fetched: CacheClaim, fetched_at: u64, now: u64) -> CacheClaim {
+    CacheClaim {
+        max_age_s: fetched
+            .max_age_s
+            .saturating_sub(now.saturating_sub(fetched_at)),
+        no_store: fetched.no_store,
     }
 }
 
@@ -86,32 +124,62 @@ mod tests {
     }
 
     #[test]
-    fn no_store_is_not_cached() {
+    fn no_store_is_not_cached_nor_shared() {
         let c = CacheConfig::default();
+        let h = hints(Some(3_600), true);
+        assert_eq!(cache_lifetime(Kind::Jwks, Outcome::Valid, &h, &c), 0);
+        assert_eq!(internal_lifetime(Kind::Jwks, Outcome::Valid, &h, &c), 0);
         assert_eq!(
-            cache_lifetime(Kind::Jwks, Outcome::Valid, &hints(Some(3_600), true), &c),
-            0
+            document_cache(Outcome::Valid, &h, &c),
+            CacheClaim {
+                max_age_s: 0,
+                no_store: true
+            }
         );
-        assert_eq!(verdict_lifetime(0), UNCACHED_VERDICT_LIFETIME_S);
     }
 
     #[test]
-    fn failures_use_the_negative_ttl_and_cimd_failures_are_not_cached() {
+    fn failures_use_the_negative_ttl_and_cimd_failures_only_the_duplicate_window() {
         let c = CacheConfig::default();
         for outcome in [Outcome::Invalid, Outcome::Blocked, Outcome::Unreachable] {
+            let h = hints(Some(3_600), false);
             assert_eq!(
-                cache_lifetime(Kind::Jwks, outcome, &hints(Some(3_600), false), &c),
+                cache_lifetime(Kind::Jwks, outcome, &h, &c),
                 c.negative_ttl_s
             );
+            assert_eq!(cache_lifetime(Kind::ClientMetadata, outcome, &h, &c), 0);
             assert_eq!(
-                cache_lifetime(
-                    Kind::ClientMetadata,
-                    outcome,
-                    &hints(Some(3_600), false),
-                    &c
-                ),
-                0
+                internal_lifetime(Kind::ClientMetadata, outcome, &h, &c),
+                c.duplicate_window_s
             );
+            assert!(c.duplicate_window_s > 0 && c.duplicate_window_s <= 10);
+            assert!(document_cache(outcome, &h, &c).no_store);
         }
+    }
+
+    #[test]
+    fn the_caller_is_told_the_origin_lifetime_never_stretched() {
+        let c = CacheConfig::default();
+        // max-age=30 stays 30 although the service keeps it min_ttl_s.
+        let short = document_cache(Outcome::Valid, &hints(Some(30), false), &c);
+        assert_eq!(short.max_age_s, 30);
+        assert!(!short.no_store);
+        assert_eq!(
+            cache_lifetime(Kind::Jwks, Outcome::Valid, &hints(Some(30), false), &c),
+            c.min_ttl_s
+        );
+        // Bounded by max_ttl_s; nothing said → 0.
+        assert_eq!(
+            document_cache(Outcome::Valid, &hints(Some(u64::MAX), false), &c).max_age_s,
+            c.max_ttl_s
+        );
+        assert_eq!(
+            document_cache(Outcome::Valid, &hints(None, false), &c).max_age_s,
+            0
+        );
+        // Aged by the time since the fetch, never below 0.
+        assert_eq!(aged(short, 1_000, 1_010).max_age_s, 20);
+        assert_eq!(aged(short, 1_000, 5_000).max_age_s, 0);
+        assert_eq!(aged(short, 1_000, 900).max_age_s, 30);
     }
 }

@@ -31,13 +31,17 @@ impl AuditSink {
     /// Writes one record as a JSON line and tells whether it was written; a failure is
     /// reported on the tracing log (and counted by the caller) and never fails the request.
     pub fn write(&mut self, record: &impl Serialize) -> bool {
-        let mut line = match serde_json::to_vec(record) {
-            Ok(line) => line,
+        match serde_json::to_vec(record) {
+            Ok(line) => self.write_line(line),
             Err(e) => {
                 tracing::error!(error = %e, "cannot serialize audit record");
-                return false;
+                false
             }
-        };
+        }
+    }
+
+    /// Writes one already serialized JSON record as a line.
+    pub fn write_line(&mut self, mut line: Vec<u8>) -> bool {
         line.push(b'\n');
         if let Err(e) = self.out.write_all(&line).and_then(|()| self.out.flush()) {
             tracing::error!(error = %e, "cannot write audit record");
@@ -58,9 +62,11 @@ pub struct PhaseMillis {
     total: f64,
 }
 
-/// One audit line.
+/// The per-answer head of an audit line: who asked, when, which verdict answered.
+/// Spliced before the [`AuditFacts`] text kept with the cached judgement, so a cache hit
+/// writes its line without rebuilding the facts.
 #[derive(Serialize)]
-pub struct AuditRecord<'a> {
+pub struct AuditHead<'a> {
     /// When the request was answered, as Unix milliseconds (UTC).
     pub time_unix_ms: u128,
     /// Always `fetch`.
@@ -71,6 +77,30 @@ pub struct AuditRecord<'a> {
     pub jti: &'a str,
     /// The authenticated caller's configured name (never its token).
     pub caller: &'a str,
+    /// Served from cache: the fetch fields then describe the cached fetch.
+    pub cache_hit: bool,
+}
+
+impl<'a> AuditHead<'a> {
+    /// The head for one answer.
+    pub fn new(request_id: String, jti: &'a str, caller: &'a str, cache_hit: bool) -> Self {
+        AuditHead {
+            time_unix_ms: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_millis())
+                .unwrap_or(0),
+            event: "fetch",
+            request_id,
+            jti,
+            caller,
+            cache_hit,
+        }
+    }
+}
+
+/// What an audit line says about the judgement (the same for every answer about it).
+#[derive(Serialize)]
+pub struct AuditFacts<'a> {
     /// Requested URL.
     pub url: &'a str,
     /// Kind.
@@ -94,38 +124,16 @@ pub struct AuditRecord<'a> {
     /// Content type.
     pub content_type: Option<&'a str>,
     /// SHA-256 of the body (base64url).
-    pub sha256: Option<String>,
+    pub sha256: Option<&'a str>,
     /// Durations.
     pub duration_ms: PhaseMillis,
-    /// Served from cache: the fetch fields above then describe the cached fetch.
-    pub cache_hit: bool,
 }
 
-fn ms(d: std::time::Duration) -> f64 {
-    (d.as_secs_f64() * 1_000_000.0).round() / 1_000.0
-}
-
-impl<'a> AuditRecord<'a> {
-    /// Builds the record for one answered request.
-    pub fn new(
-        request_id: String,
-        jti: &'a str,
-        caller: &'a str,
-        url: &'a str,
-        kind: Kind,
-        j: &'a Judgement,
-        cache_hit: bool,
-    ) -> AuditRecord<'a> {
+impl<'a> AuditFacts<'a> {
+    /// The facts of one judgement.
+    pub fn new(url: &'a str, kind: Kind, j: &'a Judgement) -> AuditFacts<'a> {
         let t = &j.timings;
-        AuditRecord {
-            time_unix_ms: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or(0),
-            event: "fetch",
-            request_id,
-            jti,
-            caller,
+        AuditFacts {
             url,
             kind,
             host: url::Url::parse(&j.facts.final_url)
@@ -139,7 +147,7 @@ impl<'a> AuditRecord<'a> {
             status: j.facts.status,
             bytes: j.facts.bytes,
             content_type: j.facts.content_type.as_deref(),
-            sha256: j.sha256.clone(),
+            sha256: j.sha256.as_deref(),
             duration_ms: PhaseMillis {
                 resolve: ms(t.resolve),
                 connect: ms(t.connect),
@@ -148,9 +156,19 @@ impl<'a> AuditRecord<'a> {
                 body: ms(t.body),
                 total: ms(t.total),
             },
-            cache_hit,
         }
     }
+
+    /// The facts as JSON object text, kept with the cached judgement.
+    pub fn to_text(&self) -> String {
+        let mut text = serde_json::to_string(self).unwrap_or_else(|_| "{}".to_owned());
+        text.shrink_to_fit();
+        text
+    }
+}
+
+fn ms(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1_000_000.0).round() / 1_000.0
 }
 
 /// One audit line for a request refused before any verdict (401, 400, 408, 413, 415, 429,
@@ -167,11 +185,25 @@ pub struct RefusalRecord<'a> {
     pub status: u16,
     /// The error code answered.
     pub error: &'a str,
+    /// Requested URL, when the body was parsed that far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<&'a str>,
+    /// Host of the requested URL, when it parses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Requested kind, when the body was parsed that far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<Kind>,
 }
 
 impl<'a> RefusalRecord<'a> {
     /// Builds the record for one refused request.
-    pub fn new(caller: Option<&'a str>, status: u16, error: &'a str) -> RefusalRecord<'a> {
+    pub fn new(
+        caller: Option<&'a str>,
+        status: u16,
+        error: &'a str,
+        request: Option<(&'a str, Kind)>,
+    ) -> RefusalRecord<'a> {
         RefusalRecord {
             time_unix_ms: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -181,6 +213,13 @@ impl<'a> RefusalRecord<'a> {
             caller,
             status,
             error,
+            url: request.map(|(url, _)| url),
+            host: request.and_then(|(url, _)| {
+                url::Url::parse(url)
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_owned))
+            }),
+            kind: request.map(|(_, kind)| kind),
         }
     }
 }

@@ -393,6 +393,25 @@ impl Telemetry {
         self.queued.set(to_i64(waiting));
     }
 
+    /// Whether audit lines are written at all (so the cache need not keep audit facts
+    /// nobody will read).
+    pub fn auditing(&self) -> bool {
+        self.audit.lock().map(|s| s.is_some()).unwrap_or(false)
+    }
+
+    /// Writes one pre-serialized audit line, built only when a sink is configured.
+    pub fn audit_line(&self, line: impl FnOnce() -> Option<Vec<u8>>) {
+        if let Ok(mut sink) = self.audit.lock()
+            && let Some(sink) = sink.as_mut()
+        {
+            if line().is_some_and(|line| sink.write_line(line)) {
+                self.audit_records.inc();
+            } else {
+                self.audit_failures.inc();
+            }
+        }
+    }
+
     /// Writes one audit record, built only when a sink is configured (the cached path
     /// must not pay for a record nobody reads).
     pub fn audit<R: serde::Serialize>(&self, record: impl FnOnce() -> R) {

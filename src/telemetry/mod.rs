@@ -5,5 +5,5 @@
 pub mod audit;
 pub mod metrics;
 
-pub use audit::{AuditRecord, AuditSink, RefusalRecord};
+pub use audit::{AuditFacts, AuditHead, AuditSink, RefusalRecord};
 pub use metrics::{InFlightGuard, Telemetry};

@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use p256::elliptic_curve::rand_core::CryptoRngCore;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
@@ -30,7 +30,7 @@ pub struct Claims {
     pub aud: String,
     /// Unix seconds when the verdict was made.
     pub iat: u64,
-    /// Unix seconds after which the verdict must not be trusted (the cache lifetime).
+    /// Unix seconds after which the verdict must not be trusted (the trust window).
     pub exp: u64,
     /// Unique id, for audit correlation and replay detection.
     pub jti: String,
@@ -109,6 +109,107 @@ impl Claims {
             document,
         }
     }
+}
+
+/// The `cache` claim: how long the caller may cache the *document*, from the origin's
+/// `Cache-Control` / `Expires` bounded by `[cache] max_ttl_s`, aged by the time since the
+/// fetch. Separate from `exp` (how long to trust this answer): trust is not caching.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheClaim {
+    /// Seconds the document may still be cached; 0 when the origin gave no lifetime.
+    pub max_age_s: u64,
+    /// The origin said `no-store` (or `no-cache`), or there is no document: do not cache.
+    pub no_store: bool,
+}
+
+/// The per-answer head of a verdict: the claims that differ on every answer (who it is for,
+/// when it was signed, its id, its trust window, the document's remaining cache age).
+/// Spliced before a [`JudgedClaims`] text by [`splice_payload`]; field order is wire order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AnswerHead<'a> {
+    /// `iss`.
+    pub iss: &'a str,
+    /// `aud`: the caller the answer is for.
+    pub aud: &'a str,
+    /// Unix seconds when THIS answer was signed (fresh on cache hits too).
+    pub iat: u64,
+    /// `iat` + the trust window.
+    pub exp: u64,
+    /// Fresh per answer.
+    pub jti: &'a str,
+    /// Document caching, see [`CacheClaim`].
+    pub cache: CacheClaim,
+}
+
+/// The judged part of a verdict: the same for every answer about one judgement, so it is
+/// serialized once (and kept as text in the cache) and only the [`AnswerHead`] is made per
+/// answer. Field order is wire order.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct JudgedClaims<'a> {
+    /// The URL as requested.
+    pub url: &'a str,
+    /// The expected kind.
+    pub kind: Kind,
+    /// The profile the document was judged by, so a verdict made under a laxer profile
+    /// cannot pass for one made under a stricter one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<Profile>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Why.
+    pub problems: &'a [Problem],
+    /// What happened on the wire (with `fetched_at`); absent when blocked before fetching.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fetch: Option<&'a FetchFacts>,
+    /// base64url SHA-256 of the body.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<&'a str>,
+    /// The validated document; only when `outcome` is `valid` (enforced here).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document: Option<&'a Value>,
+    /// The expectations it was judged against, when any were stated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expect: Option<&'a Value>,
+}
+
+impl JudgedClaims<'_> {
+    /// The JSON object text kept in the cache. Drops `document` unless `valid`.
+    pub fn to_text(&self) -> Result<String, serde_json::Error> {
+        let mut this = self.clone();
+        if this.outcome != Outcome::Valid {
+            this.document = None;
+        }
+        let mut text = serde_json::to_string(&this)?;
+        text.shrink_to_fit();
+        Ok(text)
+    }
+}
+
+/// The signed payload: `head` serialized, its closing brace replaced by a comma, then the
+/// judged text without its opening brace. Both are JSON objects with disjoint members, so
+/// the result is one JSON object; no document is parsed or re-serialized per answer.
+pub fn splice_payload(
+    head: &AnswerHead<'_>,
+    judged_text: &str,
+) -> Result<Vec<u8>, serde_json::Error> {
+    splice_json(head, judged_text)
+}
+
+/// One JSON object from a serializable `head` object and the text of a `tail` object with
+/// disjoint members (also used for audit lines).
+pub fn splice_json(head: &impl Serialize, tail: &str) -> Result<Vec<u8>, serde_json::Error> {
+    let mut out = Vec::with_capacity(192 + tail.len());
+    serde_json::to_writer(&mut out, head)?;
+    let inner = tail
+        .strip_prefix('{')
+        .filter(|_| out.last() == Some(&b'}'))
+        .ok_or_else(|| serde::ser::Error::custom("splicing needs two JSON objects"))?;
+    out.pop(); // the head's `}`
+    if inner != "}" {
+        out.push(b',');
+    }
+    out.extend_from_slice(inner.as_bytes());
+    Ok(out)
 }
 
 /// base64url (no padding) SHA-256 of a body: the `sha256` claim, also usable by callers to
@@ -223,6 +324,85 @@ mod tests {
         assert_eq!(v["fetch"]["address"], "203.0.113.7:443");
         assert_eq!(v["fetch"]["status"], 200);
         assert_eq!(v["iat"], v["exp"]);
+    }
+
+    fn head(jti: &str) -> AnswerHead<'_> {
+        AnswerHead {
+            iss: "portcullis",
+            aud: "as-\"1",
+            iat: 1_000,
+            exp: 1_060,
+            jti,
+            cache: CacheClaim {
+                max_age_s: 30,
+                no_store: false,
+            },
+        }
+    }
+
+    #[test]
+    fn spliced_payload_is_one_object_with_every_claim() {
+        let problems = vec![Problem::warning(Code::new("x_warn"), "w")];
+        let doc = json!({"client_id": "https://client.example/metadata.json"});
+        let facts = FetchFacts {
+            fetched_at: 900,
+            ..FetchFacts::default()
+        };
+        let expect = json!({"issuer": "https://as.example"});
+        let judged = JudgedClaims {
+            url: "https://client.example/metadata.json",
+            kind: Kind::ClientMetadata,
+            profile: None,
+            outcome: Outcome::Valid,
+            problems: &problems,
+            fetch: Some(&facts),
+            sha256: Some("abc"),
+            document: Some(&doc),
+            expect: Some(&expect),
+        };
+        let text = judged.to_text().unwrap();
+        let payload = splice_payload(&head("j1"), &text).unwrap();
+        let v: Value = serde_json::from_slice(&payload).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            [
+                "iss", "aud", "iat", "exp", "jti", "cache", "url", "kind", "outcome", "problems",
+                "fetch", "sha256", "document", "expect"
+            ]
+        );
+        assert_eq!(v["aud"], "as-\"1");
+        assert_eq!(v["cache"], json!({"max_age_s": 30, "no_store": false}));
+        assert_eq!(v["fetch"]["fetched_at"], 900);
+        assert_eq!(v["expect"]["issuer"], "https://as.example");
+        assert_eq!(v["document"], doc);
+        // The same judged text under another head differs only in the head.
+        let other: Value =
+            serde_json::from_slice(&splice_payload(&head("j2"), &text).unwrap()).unwrap();
+        assert_eq!(other["jti"], "j2");
+        assert_eq!(other["document"], v["document"]);
+    }
+
+    #[test]
+    fn judged_text_drops_the_document_unless_valid_and_rejects_non_objects() {
+        let doc = json!({"a": 1});
+        let judged = JudgedClaims {
+            url: "https://a.example/x",
+            kind: Kind::Json,
+            profile: None,
+            outcome: Outcome::Invalid,
+            problems: &[],
+            fetch: None,
+            sha256: None,
+            document: Some(&doc),
+            expect: None,
+        };
+        let text = judged.to_text().unwrap();
+        assert!(!text.contains("document"), "{text}");
+        assert!(splice_payload(&head("j"), "[1]").is_err());
+        let empty: Value =
+            serde_json::from_slice(&splice_payload(&head("j"), "{}").unwrap()).unwrap();
+        assert_eq!(empty["jti"], "j");
     }
 
     #[test]

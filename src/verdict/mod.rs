@@ -10,7 +10,10 @@ pub mod key_files;
 pub mod keys;
 pub mod ring;
 
-pub use claims::{Claims, VERDICT_TYP, VerdictInput, body_sha256, new_jti};
+pub use claims::{
+    AnswerHead, CacheClaim, Claims, JudgedClaims, VERDICT_TYP, VerdictInput, body_sha256, new_jti,
+    splice_json, splice_payload,
+};
 pub use key_files::{load_key_file, write_key_file};
 pub use keys::{KeyError, SigningKey, jwk_thumbprint};
 pub use ring::{KeyRing, SignError};

@@ -29,3 +29,4 @@ mod reload;
 mod server_limits;
 mod service_e2e;
 mod telemetry_e2e;
+mod verdict_semantics;

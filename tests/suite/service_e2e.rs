@@ -114,7 +114,10 @@ async fn every_error_status_has_its_code() {
     assert_eq!(too_large.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(too_large.json()["error"], "request_too_large");
 
-    // the burst of 2 went to the two authenticated requests above; the next is limited.
+    // The burst of 2 went to the malformed request (its body was read) and this one;
+    // the too-large one was refused before reading. The next is limited.
+    let answered = post_fetch(svc.addr, Some(TOKEN), &body(&url, "jwks")).await;
+    assert_eq!(answered.status, StatusCode::OK);
     let limited = post_fetch(svc.addr, Some(TOKEN), &body(&url, "jwks")).await;
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(limited.json()["error"], "rate_limited_caller");
@@ -169,6 +172,7 @@ async fn valid_verdicts_are_cached_until_they_expire() {
         .serve(|c| {
             c.cache.min_ttl_s = 1;
             c.cache.max_ttl_s = 1;
+            c.cache.duplicate_window_s = 0;
         })
         .await;
     let request = body(&lab.url("good.test", "/jwks.json"), "jwks");
@@ -176,9 +180,14 @@ async fn valid_verdicts_are_cached_until_they_expire() {
     let second = post_fetch(svc.addr, None, &request).await.json();
     assert_eq!(first["claims"]["outcome"], "valid");
     assert_eq!(second["claims"]["sha256"], first["claims"]["sha256"]);
-    assert_eq!(
+    assert_ne!(
         second["verdict"], first["verdict"],
-        "a cache hit repeats the signed verdict"
+        "every answer is its own token, cache hits included"
+    );
+    assert_ne!(second["claims"]["jti"], first["claims"]["jti"]);
+    assert_eq!(
+        second["claims"]["fetch"]["fetched_at"], first["claims"]["fetch"]["fetched_at"],
+        "the fetch time stays the fetch time"
     );
     assert_eq!(
         lab.origin.hits_for("/jwks.json"),
@@ -207,7 +216,12 @@ async fn failures_are_cached_only_for_the_negative_ttl() {
         .route("/broken.json", Route::json(r#"{"keys": "nope"}"#));
     lab.origin
         .route("/client.json", Route::json(r#"{"client_id": "wrong"}"#));
-    let svc = lab.serve(|c| c.cache.negative_ttl_s = 1).await;
+    let svc = lab
+        .serve(|c| {
+            c.cache.negative_ttl_s = 1;
+            c.cache.duplicate_window_s = 0;
+        })
+        .await;
     let jwks = body(&lab.url("good.test", "/broken.json"), "jwks");
     for _ in 0..2 {
         assert_eq!(
@@ -220,7 +234,8 @@ async fn failures_are_cached_only_for_the_negative_ttl() {
     post_fetch(svc.addr, None, &jwks).await;
     assert_eq!(lab.origin.hits_for("/broken.json"), 2);
 
-    // CIMD failures are never cached (negative_ttl_client_metadata_s = 0).
+    // CIMD failures are not cached (negative_ttl_client_metadata_s = 0) beyond the
+    // duplicate window (0 here; see verdict_semantics for the window).
     let cimd = body(&lab.url("good.test", "/client.json"), "client_metadata");
     for _ in 0..3 {
         assert_eq!(
@@ -250,7 +265,9 @@ async fn a_thousand_identical_requests_cause_one_fetch() {
                         kind: Kind::Jwks,
                         expect: ExpectBody::default(),
                         profile: None,
+                        deadline_ms: None,
                     },
+                    std::time::Instant::now(),
                 )
                 .await
                 .unwrap();

@@ -337,8 +337,8 @@ async fn metrics_count_real_traffic_with_bounded_labels() {
     assert_eq!(value(&s, "portcullis_cache_evictions_total"), 0.0);
     assert_eq!(value(&s, "portcullis_redirects_followed_total"), 1.0);
     assert_eq!(value(&s, "portcullis_single_flight_joins_total"), 0.0);
-    // The cache hit repeats the verdict already signed for this caller: 4 signatures.
-    assert_eq!(value(&s, "portcullis_verdicts_signed_total"), 4.0);
+    // Every answer is signed afresh, the cache hit included: 5 signatures.
+    assert_eq!(value(&s, "portcullis_verdicts_signed_total"), 5.0);
     assert_eq!(value(&s, "portcullis_audit_records_total"), 5.0);
     assert_eq!(value(&s, "portcullis_audit_write_failures_total"), 0.0);
     assert_eq!(value(&s, "portcullis_fetches_in_flight"), 0.0);
