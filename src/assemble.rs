@@ -58,6 +58,9 @@ pub enum StartError {
     /// Metrics could not be registered.
     #[error("telemetry: {0}")]
     Telemetry(String),
+    /// Fleet mode could not start.
+    #[error(transparent)]
+    Fleet(#[from] crate::fleet::FleetError),
     /// The API server could not start.
     #[error(transparent)]
     Serve(#[from] crate::server::ServeError),
@@ -176,12 +179,21 @@ pub fn build_service(
     let telemetry = crate::telemetry::Telemetry::new(audit, BUILD_COMMIT)
         .map_err(|e| StartError::Telemetry(e.to_string()))?;
     telemetry.signing_key_created(created);
-    Ok(Arc::new(crate::service::Service::new(
-        fetcher,
-        Arc::new(config),
-        keys,
-        Arc::new(telemetry),
-    )))
+    // Fleet mode only with `[fleet]`: no Redis client exists otherwise.
+    let fleet = match &config.fleet {
+        Some(fleet_config) => {
+            let local_keys = match keys.jwks().get("keys") {
+                Some(serde_json::Value::Array(keys)) => keys.clone(),
+                _ => Vec::new(),
+            };
+            Some(crate::fleet::Fleet::start(fleet_config, local_keys)?)
+        }
+        None => None,
+    };
+    Ok(Arc::new(
+        crate::service::Service::new(fetcher, Arc::new(config), keys, Arc::new(telemetry))
+            .with_fleet(fleet),
+    ))
 }
 
 /// The audit sink the config asks for.

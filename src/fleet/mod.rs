@@ -486,18 +486,26 @@ impl Fleet {
                 unix_now() + ttl_ms.div_ceil(1_000),
             )
         };
-        let sealed = if storable {
-            self.sealer.seal(&key, expires, payload)
-        } else {
-            Vec::new()
-        };
+        let sealed = storable.then(|| (self.sealer.seal(&key, expires, payload), ttl_ms));
+        self.release(lock, &key, sealed).await;
+    }
+
+    /// Frees the lock without a result (the fetch was refused before it ran, e.g. by the
+    /// host rate limit) and wakes the waiters, who then ask again.
+    pub async fn abandon(&self, lock: FlightLock) {
+        let key = self.ns.flight_result(&lock.id);
+        self.release(lock, &key, None).await;
+    }
+
+    async fn release(&self, lock: FlightLock, key: &str, sealed: Option<(Vec<u8>, u64)>) {
+        let (value, ttl_ms) = sealed.unwrap_or_default();
         let mut conn = self.conn.clone();
         let mut invocation = self.finish.prepare_invoke();
         invocation
-            .key(&key)
+            .key(key)
             .key(self.ns.lock(&lock.id))
-            .arg(sealed)
-            .arg(if storable { ttl_ms } else { 0 })
+            .arg(value)
+            .arg(ttl_ms)
             .arg(&lock.token)
             .arg(self.ns.done_channel())
             .arg(&lock.id);

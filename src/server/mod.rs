@@ -213,7 +213,10 @@ impl App {
             .authenticate(authorization.as_deref())
             .map_err(|e| Refused::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string()))?;
         *caller_out = Some(caller.clone());
-        self.service.admit_caller(&caller).map_err(Refused::from)?;
+        self.service
+            .admit_caller(&caller)
+            .await
+            .map_err(Refused::from)?;
         let is_json = request
             .headers()
             .get(header::CONTENT_TYPE)

@@ -11,6 +11,7 @@
 
 pub mod cache;
 pub mod coalesce;
+mod fleet_glue;
 pub mod limits;
 pub mod ttl;
 
@@ -74,6 +75,8 @@ pub struct Service {
     flights: SingleFlight<FetchKey, Produced>,
     admission: Admission,
     telemetry: Arc<Telemetry>,
+    /// Fleet mode (issue 16); `None` without `[fleet]`. Seam calls: `fleet_glue.rs`.
+    fleet: Option<Arc<crate::fleet::Fleet>>,
 }
 
 fn unix_now() -> u64 {
@@ -104,12 +107,28 @@ impl Service {
             keys,
             jwks_json,
             telemetry,
+            fleet: None,
         }
+    }
+
+    /// Joins a fleet (built by `assemble` from `[fleet]`).
+    pub fn with_fleet(mut self, fleet: Option<Arc<crate::fleet::Fleet>>) -> Service {
+        self.fleet = fleet;
+        self
+    }
+
+    /// The fleet connection, if any (tests and tools).
+    pub fn fleet(&self) -> Option<&Arc<crate::fleet::Fleet>> {
+        self.fleet.as_ref()
     }
 
     /// The public JWKS, serialized once.
     pub fn jwks_json(&self) -> Bytes {
-        self.jwks_json.clone()
+        // FLEET SEAM 3 (keys): local keys plus every live fleet key.
+        match &self.fleet {
+            Some(fleet) => fleet.jwks_json(),
+            None => self.jwks_json.clone(),
+        }
     }
 
     /// The Prometheus exposition text.
@@ -118,7 +137,12 @@ impl Service {
             self.telemetry.observe_cache(cache.stats());
         }
         self.telemetry.observe_queue(self.admission.waiting());
-        self.telemetry.render()
+        let mut text = self.telemetry.render();
+        // FLEET SEAM 4 (metrics).
+        if let Some(fleet) = &self.fleet {
+            text.push_str(&fleet.metrics_text());
+        }
+        text
     }
 
     /// Records a request refused before any verdict (bad auth, bad body, a limit).
@@ -128,10 +152,13 @@ impl Service {
     }
 
     /// Layer 1: the caller's request rate.
-    pub fn admit_caller(&self, caller: &str) -> Result<(), Refusal> {
-        self.admission
-            .admit_caller(caller)
-            .inspect_err(|r| self.telemetry.rate_limited(r.scope()))
+    pub async fn admit_caller(&self, caller: &str) -> Result<(), Refusal> {
+        // FLEET SEAM 2 (rate): fleet-wide when Redis answers, else the local limiter.
+        let decision = match self.fleet_admit_caller(caller).await {
+            Some(decision) => decision,
+            None => self.admission.admit_caller(caller),
+        };
+        decision.inspect_err(|r| self.telemetry.rate_limited(r.scope()))
     }
 
     /// Answers one fetch request with a signed verdict (as the JSON reply body).
@@ -268,6 +295,7 @@ impl Service {
             },
         };
         let policy = self.fetcher.policy();
+        let mut flight_lock = None;
         let pre = judge::precheck(&request, policy, &self.config);
         let judgement = if crate::problem::any_error(&pre) {
             judge::refused_before_fetch(&request, pre)
@@ -279,14 +307,32 @@ impl Service {
                         TargetHost::Domain(name) => name.clone(),
                         TargetHost::Ip(ip) => ip.ip().to_string(),
                     };
-                    self.admission
-                        .admit_target_host(&host)
-                        .inspect_err(|r| self.telemetry.rate_limited(r.scope()))?;
-                    let _slot = self
-                        .admission
-                        .fetch_slot()
-                        .await
-                        .inspect_err(|r| self.telemetry.rate_limited(r.scope()))?;
+                    // FLEET SEAM 1 (lookup + flight): another replica's result, or the
+                    // fleet-wide lock for this question, or local.
+                    match self.fleet_acquire(&key).await {
+                        fleet_glue::FleetStep::Shared(settled) => return Ok(settled),
+                        fleet_glue::FleetStep::Lead(lock) => flight_lock = Some(lock),
+                        fleet_glue::FleetStep::Local => {}
+                    }
+                    // FLEET SEAM 2 (rate): fleet-wide host limit, local as fallback.
+                    let admitted = match self.fleet_admit_host(&host).await {
+                        Some(decision) => decision,
+                        None => self.admission.admit_target_host(&host),
+                    };
+                    let slot = match admitted {
+                        Ok(()) => self.admission.fetch_slot().await,
+                        Err(refusal) => Err(refusal),
+                    };
+                    let _slot = match slot {
+                        Ok(slot) => slot,
+                        Err(refusal) => {
+                            self.telemetry.rate_limited(refusal.scope());
+                            if let Some(lock) = flight_lock.take() {
+                                self.fleet_finish(lock, None, 0);
+                            }
+                            return Err(refusal);
+                        }
+                    };
                     let _in_flight = self.telemetry.fetch_started();
                     judge::judge(&self.fetcher, &self.config, &request).await
                 }
@@ -316,6 +362,10 @@ impl Service {
                 now + Duration::from_secs(lifetime),
                 now,
             );
+        }
+        // FLEET SEAM 1 (store): share the result with the fleet and wake its waiters.
+        if let Some(lock) = flight_lock {
+            self.fleet_finish(lock, Some(&settled), lifetime);
         }
         Ok(settled)
     }
