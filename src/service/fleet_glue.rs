@@ -23,12 +23,7 @@ pub(super) enum FleetStep {
 
 /// The question's id: kind, URL and expectations as canonical JSON, hashed.
 fn id_of(key: &FetchKey) -> String {
-    let canonical = serde_json::json!([
-        key.kind,
-        key.url,
-        key.expect.resource,
-        key.expect.issuer
-    ]);
+    let canonical = serde_json::json!([key.kind, key.url, key.expect.resource, key.expect.issuer]);
     question_id(canonical.to_string().as_bytes())
 }
 
@@ -86,7 +81,9 @@ impl Service {
         let payload = settled.map(|s| (judgement::encode(&s.judgement), s.expires_unix));
         tokio::spawn(async move {
             match payload {
-                Some((bytes, expires)) => fleet.finish(lock, &bytes, expires, cache_lifetime_s).await,
+                Some((bytes, expires)) => {
+                    fleet.finish(lock, &bytes, expires, cache_lifetime_s).await
+                }
                 None => fleet.abandon(lock).await,
             }
         });
@@ -98,7 +95,12 @@ impl Service {
         let fleet = self.fleet.as_ref()?;
         let rate = &self.config.rate;
         let decision = fleet
-            .admit("caller", caller, rate.per_caller_per_s, rate.per_caller_burst)
+            .admit(
+                "caller",
+                caller,
+                rate.per_caller_per_s,
+                rate.per_caller_burst,
+            )
             .await?;
         Some(decision.map_err(|wait| Refusal {
             code: RATE_LIMITED_CALLER,

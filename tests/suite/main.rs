@@ -14,6 +14,7 @@ mod documents_metadata;
 mod documents_proptest;
 mod documents_real_world;
 mod fetch_e2e;
+mod fleet;
 mod fuzz_regressions;
 mod policy_ranges;
 mod policy_urls;
