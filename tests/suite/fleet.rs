@@ -303,7 +303,7 @@ async fn killing_redis_under_load_keeps_answering_and_restart_rejoins() {
         tasks.push(tokio::spawn(async move {
             let mut i = 0usize;
             while !stop.load(Ordering::SeqCst) {
-                let url = if i % 2 == 0 {
+                let url = if i.is_multiple_of(2) {
                     cached.clone()
                 } else {
                     format!("{fresh}{worker}-{i}")
