@@ -185,6 +185,12 @@ async fn three_replicas_fetch_once_for_a_thousand_requests_and_share_the_result(
         followers, 2,
         "the two other replicas used the leader's result"
     );
+    let text = fleet[0].service.metrics_text();
+    assert!(text.contains("portcullis_fleet_up 1"), "{text}");
+    assert!(text.contains("portcullis_fleet_latency_seconds_bucket"));
+    if let Ok(path) = std::env::var("PORTCULLIS_FLEET_METRICS_DUMP") {
+        std::fs::write(path, &text).unwrap();
+    }
 
     // A document fetched by A is a hit on B and C.
     let other = lab.url("good.test", "/other.json");
