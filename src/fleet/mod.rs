@@ -17,8 +17,10 @@
 //!      spawn it off the reply path);
 //!    * [`Acquired::Local`] — Redis unavailable or the wait ran out: fetch locally, as
 //!      without a fleet.
-//! 2. **rate** — [`Fleet::admit`] per caller and per target host: `Some(Ok)`/`Some(Err(wait))`
-//!    is the fleet-wide decision; `None` means "Redis unavailable, use the local limiter".
+//! 2. **rate** — [`Fleet::admit_leased`] per caller (hot path: leases cells so most requests
+//!    cost no round trip) and [`Fleet::admit`] per target host (exact, one call per upstream
+//!    fetch): `Some(Ok)`/`Some(Err(wait))` is the fleet-wide decision; `None` means "Redis
+//!    unavailable, use the local limiter".
 //! 3. **keys** — [`Fleet::jwks_json`] for `/v1/keys` (local keys + every live fleet key,
 //!    refreshed in the background; no Redis call on the request path).
 //! 4. **metrics** — [`Fleet::metrics_text`] appended to `/metrics`.
@@ -61,6 +63,10 @@ pub const DOWN_AFTER_FAILURES: u32 = 3;
 pub const DOWN_PROBE_MS: u64 = 250;
 /// Published verdict keys read per refresh at most (bounds a flooded key namespace).
 pub const MAX_FLEET_KEYS: usize = 256;
+/// Age after which an unspent rate lease is dropped.
+pub const LEASE_MAX_AGE: Duration = Duration::from_secs(1);
+/// Leases held at most (one per active caller); the map is cleared when full.
+pub const MAX_LEASES: usize = 10_000;
 /// Bytes of one published key entry read at most.
 pub const MAX_KEY_ENTRY_BYTES: usize = 4 * 1024;
 
@@ -179,6 +185,7 @@ pub struct Fleet {
     finish: Script,
     gcra: Script,
     writes: DefaultDirectRateLimiter,
+    leases: Mutex<HashMap<String, (u64, Instant)>>,
     local_keys: Vec<serde_json::Value>,
     jwks: Mutex<Bytes>,
 }
@@ -270,6 +277,7 @@ impl Fleet {
             finish: Script::new(FINISH_SCRIPT),
             gcra: Script::new(gcra::GCRA_SCRIPT),
             writes: DefaultDirectRateLimiter::direct(Quota::per_minute(per_min)),
+            leases: Mutex::new(HashMap::new()),
             jwks: Mutex::new(Bytes::from(
                 serde_json::to_vec(&json!({ "keys": local_keys })).unwrap_or_default(),
             )),
@@ -514,8 +522,8 @@ impl Fleet {
             .await;
     }
 
-    /// Fleet-wide GCRA for one limiter key (`scope`: `caller` or `host`). `None`: Redis
-    /// unavailable, use the local limiter.
+    /// Fleet-wide GCRA for one limiter key (`scope`: `caller` or `host`), one cell per
+    /// call (exact; for upstream fetches). `None`: Redis unavailable, use the local limiter.
     pub async fn admit(
         &self,
         scope: &str,
@@ -523,20 +531,67 @@ impl Fleet {
         per_s: u32,
         burst: u32,
     ) -> Option<Result<(), Duration>> {
+        self.claim(scope, name, per_s, burst, 1)
+            .await
+            .map(|r| r.map(|_| ()))
+    }
+
+    /// Fleet-wide GCRA with leases (for per-caller limits on the hot path): spends a
+    /// locally held lease when there is one, else leases [`gcra::lease_size`] cells in one
+    /// call. Leases older than [`LEASE_MAX_AGE`] are dropped so a burst keeps its shape.
+    pub async fn admit_leased(
+        &self,
+        scope: &str,
+        name: &str,
+        per_s: u32,
+        burst: u32,
+    ) -> Option<Result<(), Duration>> {
+        let lease_key = format!("{scope}\u{0}{name}");
+        if let Ok(mut leases) = self.leases.lock()
+            && let Some((left, at)) = leases.get_mut(&lease_key)
+            && *left > 0
+            && at.elapsed() < LEASE_MAX_AGE
+        {
+            *left -= 1;
+            return Some(Ok(()));
+        }
+        let wanted = gcra::lease_size(per_s, burst);
+        let granted = match self.claim(scope, name, per_s, burst, wanted).await? {
+            Ok(granted) => granted,
+            Err(wait) => return Some(Err(wait)),
+        };
+        if let Ok(mut leases) = self.leases.lock() {
+            if leases.len() >= MAX_LEASES {
+                leases.clear();
+            }
+            leases.insert(lease_key, (granted.saturating_sub(1), Instant::now()));
+        }
+        Some(Ok(()))
+    }
+
+    async fn claim(
+        &self,
+        scope: &str,
+        name: &str,
+        per_s: u32,
+        burst: u32,
+        wanted: u64,
+    ) -> Option<Result<u64, Duration>> {
         let (interval, tolerance) = gcra::parameters(per_s, burst);
         let mut conn = self.conn.clone();
         let mut invocation = self.gcra.prepare_invoke();
         invocation
             .key(self.ns.rate(scope, name))
             .arg(interval)
-            .arg(tolerance);
-        let wait: u64 = self
-            .call("rate", invocation.invoke_async::<u64>(&mut conn))
+            .arg(tolerance)
+            .arg(wanted);
+        let (granted, wait): (u64, u64) = self
+            .call("rate", invocation.invoke_async::<(u64, u64)>(&mut conn))
             .await?;
-        Some(if wait == 0 {
-            Ok(())
+        Some(if granted > 0 {
+            Ok(granted)
         } else {
-            Err(Duration::from_micros(wait))
+            Err(Duration::from_micros(wait.max(1)))
         })
     }
 

@@ -569,3 +569,57 @@ async fn fleet_config_refuses_inline_passwords_and_weak_secrets() {
         portcullis::config::DEFAULT_FLEET_TIMEOUT_MS
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fleet_wide_caller_limit_holds_across_replicas_with_leases() {
+    let Some(redis) = TestRedis::start() else {
+        return;
+    };
+    const RATE: u32 = 50;
+    const BURST: u32 = 5;
+    let mut config = FleetConfig::new(redis.url(), secret_file(redis.dir.path()));
+    config.timeout_ms = 1_000;
+    let replicas: Vec<_> = (0..3)
+        .map(|_| portcullis::fleet::Fleet::start(&config, Vec::new()).unwrap())
+        .collect();
+    let replicas = Arc::new(replicas);
+    let started = Instant::now();
+    let run_for = Duration::from_secs(3);
+    let mut tasks = Vec::new();
+    for worker in 0..6 {
+        let replicas = replicas.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut ok, mut refused) = (0u32, 0u32);
+            while started.elapsed() < run_for {
+                match replicas[worker % 3]
+                    .admit_leased("caller", "as-1", RATE, BURST)
+                    .await
+                    .expect("redis answers")
+                {
+                    Ok(()) => ok += 1,
+                    Err(wait) => {
+                        refused += 1;
+                        tokio::time::sleep(wait.min(Duration::from_millis(5))).await;
+                    }
+                }
+            }
+            (ok, refused)
+        }));
+    }
+    let (mut ok, mut refused) = (0u32, 0u32);
+    for t in tasks {
+        let (o, r) = t.await.unwrap();
+        ok += o;
+        refused += r;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let allowed = f64::from(BURST) + f64::from(RATE) * elapsed;
+    eprintln!(
+        "fleet caller limit (leased): {ok} admitted, {refused} refused in {elapsed:.2} s, allowed {allowed:.1}"
+    );
+    assert!(refused > 0);
+    // Leased cells are spent when leased: the fleet never exceeds the rate; at most one
+    // unspent lease per replica (3 × 4 cells here) is lost.
+    assert!(f64::from(ok) <= allowed * 1.10, "{ok} > {allowed:.1} + 10%");
+    assert!(f64::from(ok) >= allowed * 0.85, "{ok} < {allowed:.1} - 15%");
+}
