@@ -7,32 +7,40 @@
 //! `now < tat − tau` (retry at `tat − tau`); otherwise `tat := max(tat, now) + T`.
 //! Time comes from Redis (`TIME`), so replica clock skew does not matter.
 
-/// The script. KEYS[1]: limiter state; ARGV[1]: `T` in µs; ARGV[2]: `tau` in µs;
-/// ARGV[3]: cells wanted `n` (≥ 1). Grants as many of the `n` cells as governor would admit
-/// one after another at this instant (at least one, or none). Returns `{granted, wait_µs}`:
+/// The GCRA as a Lua function, shared by [`GCRA_SCRIPT`] and the fleet's acquire script
+/// (which admits an upstream fetch in the same round trip as it takes the flight lock).
+/// `gcra(key, T µs, tau µs, n)` grants as many of `n` cells as governor would admit one
+/// after another at this instant (at least one, or none) and returns `{granted, wait_µs}`:
 /// `{k, 0}` with `1 ≤ k ≤ n`, or `{0, wait}` with `wait ≥ 1`.
-pub const GCRA_SCRIPT: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval = tonumber(ARGV[1])
-local tolerance = tonumber(ARGV[2])
-local wanted = tonumber(ARGV[3])
-local tat = tonumber(redis.call('GET', KEYS[1]))
-if tat == nil then tat = now end
-local earliest = tat - tolerance
-if now < earliest then
-  local wait = earliest - now
-  if wait < 1 then wait = 1 end
-  return {0, wait}
+pub const GCRA_FUNCTION: &str = r"
+local function gcra(key, interval, tolerance, wanted)
+  interval = tonumber(interval)
+  tolerance = tonumber(tolerance)
+  wanted = tonumber(wanted)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local tat = tonumber(redis.call('GET', key))
+  if tat == nil then tat = now end
+  local earliest = tat - tolerance
+  if now < earliest then
+    local wait = earliest - now
+    if wait < 1 then wait = 1 end
+    return {0, wait}
+  end
+  local base = math.max(tat, now)
+  local granted = math.floor((now + tolerance - base) / interval) + 1
+  if granted > wanted then granted = wanted end
+  if granted < 1 then granted = 1 end
+  local nxt = base + granted * interval
+  redis.call('SET', key, string.format('%.0f', nxt), 'PX', math.ceil((nxt - now) / 1000) + 1)
+  return {granted, 0}
 end
-local base = math.max(tat, now)
-local granted = math.floor((now + tolerance - base) / interval) + 1
-if granted > wanted then granted = wanted end
-if granted < 1 then granted = 1 end
-local nxt = base + granted * interval
-redis.call('SET', KEYS[1], string.format('%.0f', nxt), 'PX', math.ceil((nxt - now) / 1000) + 1)
-return {granted, 0}
 ";
+
+/// The rate script: KEYS[1] limiter state; ARGV: `T` µs, `tau` µs, cells wanted.
+pub fn gcra_script() -> String {
+    format!("{GCRA_FUNCTION}\nreturn gcra(KEYS[1], ARGV[1], ARGV[2], ARGV[3])\n")
+}
 
 /// `T` and `tau` in µs for a rate and a burst, as governor derives them (0 counts as 1).
 pub fn parameters(per_s: u32, burst: u32) -> (u64, u64) {

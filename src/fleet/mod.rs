@@ -16,10 +16,12 @@
 //!      lifetime: stores it (sealed), frees the lock, wakes the waiters (one round trip,
 //!      spawn it off the reply path);
 //!    * [`Acquired::Local`] — Redis unavailable or the wait ran out: fetch locally, as
-//!      without a fleet.
+//!      without a fleet;
+//!    * [`Acquired::HostLimited`] — the fleet-wide per-host limit (checked in the same
+//!      script when the lock is taken, so a cold miss is one round trip) refuses.
 //! 2. **rate** — [`Fleet::admit_leased`] per caller (hot path: leases cells so most requests
-//!    cost no round trip) and [`Fleet::admit`] per target host (exact, one call per upstream
-//!    fetch): `Some(Ok)`/`Some(Err(wait))` is the fleet-wide decision; `None` means "Redis
+//!    cost no round trip) and [`Fleet::admit`] per target host (exact; the service passes it to
+//!    `acquire` instead, so it costs no round trip of its own): `Some(Ok)`/`Some(Err(wait))` is the fleet-wide decision; `None` means "Redis
 //!    unavailable, use the local limiter".
 //! 3. **keys** — [`Fleet::jwks_json`] for `/v1/keys` (local keys + every live fleet key,
 //!    refreshed in the background; no Redis call on the request path).
@@ -136,8 +138,21 @@ pub enum Acquired {
     Shared(SharedEntry),
     /// This replica fetches; call [`Fleet::finish`] afterwards.
     Lead(FlightLock),
-    /// Redis unavailable or waiting ran out: fetch locally.
+    /// Redis unavailable or waiting ran out: fetch locally (local host limit applies).
     Local,
+    /// The fleet-wide host limit refuses the upstream fetch; retry after this.
+    HostLimited(Duration),
+}
+
+/// The target host's fleet-wide limit, checked when the lock is taken.
+#[derive(Clone, Copy, Debug)]
+pub struct HostLimit<'a> {
+    /// The host name (hashed into the key).
+    pub name: &'a str,
+    /// Fetches per second.
+    pub per_s: u32,
+    /// Burst.
+    pub burst: u32,
 }
 
 /// The id of a question (kind, URL, expectations as canonical bytes): hashed, so URLs are
@@ -146,15 +161,25 @@ pub fn question_id(canonical: &[u8]) -> String {
     digest_id(canonical)
 }
 
-/// KEYS: entry, flight result, lock. ARGV: lock token, lock TTL ms. Returns
-/// `{1, value}` (entry), `{2, value}` (flight result), `{3}` (lock taken), `{4}` (held).
-const ACQUIRE_SCRIPT: &str = r"
+/// KEYS: entry, flight result, lock, host limiter. ARGV: lock token, lock TTL ms, host
+/// `T` µs, host `tau` µs (`T` 0: no host limit). Returns `{1, value}` (entry), `{2, value}`
+/// (flight result), `{3}` (lock taken and the upstream fetch admitted by the host limit),
+/// `{4}` (held elsewhere), `{5, wait_µs}` (host limit: no lock kept). One round trip for a
+/// cold miss: lookup, single flight and the fleet-wide host limit together.
+const ACQUIRE_BODY: &str = r"
 local v = redis.call('GET', KEYS[1])
 if v then return {1, v} end
 v = redis.call('GET', KEYS[2])
 if v then return {2, v} end
-if redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[2]) then return {3} end
-return {4}
+if not redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[2]) then return {4} end
+if tonumber(ARGV[3]) > 0 then
+  local r = gcra(KEYS[4], ARGV[3], ARGV[4], 1)
+  if r[1] == 0 then
+    redis.call('DEL', KEYS[3])
+    return {5, r[2]}
+  end
+end
+return {3}
 ";
 
 /// KEYS: result key, lock. ARGV: sealed value, TTL ms (0: do not store), lock token,
@@ -273,9 +298,9 @@ impl Fleet {
             failures: AtomicU32::new(0),
             metrics,
             waiters,
-            acquire: Script::new(ACQUIRE_SCRIPT),
+            acquire: Script::new(&format!("{}\n{ACQUIRE_BODY}", gcra::GCRA_FUNCTION)),
             finish: Script::new(FINISH_SCRIPT),
-            gcra: Script::new(gcra::GCRA_SCRIPT),
+            gcra: Script::new(&gcra::gcra_script()),
             writes: DefaultDirectRateLimiter::direct(Quota::per_minute(per_min)),
             leases: Mutex::new(HashMap::new()),
             jwks: Mutex::new(Bytes::from(
@@ -384,11 +409,16 @@ impl Fleet {
 
     /// One round trip: the shared entry, the lock, or "held elsewhere" (then waits for the
     /// holder's result up to `wait`, woken by pub/sub, with a bounded fallback poll).
-    pub async fn acquire(&self, id: &str, wait: Duration) -> Acquired {
+    pub async fn acquire(&self, id: &str, wait: Duration, host: Option<HostLimit<'_>>) -> Acquired {
+        let (interval, tolerance) = host
+            .map(|h| gcra::parameters(h.per_s, h.burst))
+            .unwrap_or((0, 0));
         let keys = [
             self.ns.entry(id),
             self.ns.flight_result(id),
             self.ns.lock(id),
+            self.ns
+                .rate("host", host.map(|h| h.name).unwrap_or_default()),
         ];
         let deadline = Instant::now() + wait;
         let mut waiter: Option<WaiterGuard> = None;
@@ -406,8 +436,11 @@ impl Fleet {
                 .key(&keys[0])
                 .key(&keys[1])
                 .key(&keys[2])
+                .key(&keys[3])
                 .arg(&token)
-                .arg(self.config.lock_ttl_ms);
+                .arg(self.config.lock_ttl_ms)
+                .arg(interval)
+                .arg(tolerance);
             let op = if waiter.is_some() { "wait" } else { "lookup" };
             let Some(reply) = self
                 .call(op, invocation.invoke_async::<Value>(&mut conn))
@@ -442,6 +475,16 @@ impl Fleet {
                     });
                 }
                 Some((4, _)) => {}
+                Some((5, _)) => {
+                    let wait = match reply {
+                        Value::Array(ref items) => match items.get(1) {
+                            Some(Value::Int(w)) => u64::try_from(*w).unwrap_or(1),
+                            _ => 1,
+                        },
+                        _ => 1,
+                    };
+                    return Acquired::HostLimited(Duration::from_micros(wait.max(1)));
+                }
                 _ => {
                     self.failed(op);
                     return Acquired::Local;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::limits::{RATE_LIMITED_CALLER, RATE_LIMITED_TARGET_HOST, Refusal};
 use super::{FetchKey, Service, Settled};
 use crate::fleet::envelope::OpenError;
-use crate::fleet::{Acquired, FlightLock, judgement, question_id};
+use crate::fleet::{Acquired, FlightLock, HostLimit, judgement, question_id};
 
 /// What the fleet said about a local cache miss.
 pub(super) enum FleetStep {
@@ -17,8 +17,10 @@ pub(super) enum FleetStep {
     Shared(Arc<Settled>),
     /// This replica fetches and must hand the result to [`Service::fleet_finish`].
     Lead(FlightLock),
-    /// No fleet, or Redis unavailable: fetch locally.
+    /// No fleet, or Redis unavailable: fetch locally (local host limit).
     Local,
+    /// The fleet-wide host limit refused the upstream fetch.
+    Refused(Refusal),
 }
 
 /// The question's id: kind, URL and expectations as canonical JSON, hashed.
@@ -30,13 +32,23 @@ fn id_of(key: &FetchKey) -> String {
 impl Service {
     /// Seam 1 (lookup + flight): the shared cache, else the fleet-wide lock, else wait for
     /// the replica holding it (bounded by the whole-fetch deadline).
-    pub(super) async fn fleet_acquire(&self, key: &FetchKey) -> FleetStep {
+    /// `Lead` means the upstream fetch is already admitted by the fleet-wide host limit.
+    pub(super) async fn fleet_acquire(&self, key: &FetchKey, host: &str) -> FleetStep {
         let Some(fleet) = &self.fleet else {
             return FleetStep::Local;
         };
         let wait = Duration::from_millis(self.config.limits.total_timeout_ms);
-        match fleet.acquire(&id_of(key), wait).await {
+        let limit = HostLimit {
+            name: host,
+            per_s: self.config.rate.per_target_host_per_s,
+            burst: self.config.rate.per_target_host_burst,
+        };
+        match fleet.acquire(&id_of(key), wait, Some(limit)).await {
             Acquired::Local => FleetStep::Local,
+            Acquired::HostLimited(wait) => FleetStep::Refused(Refusal {
+                code: RATE_LIMITED_TARGET_HOST,
+                retry_after: wait.max(Duration::from_secs(1)),
+            }),
             Acquired::Lead(lock) => FleetStep::Lead(lock),
             Acquired::Shared(entry) => {
                 let Some(judgement) = judgement::decode(&entry.payload) else {
@@ -95,7 +107,7 @@ impl Service {
         let fleet = self.fleet.as_ref()?;
         let rate = &self.config.rate;
         let decision = fleet
-            .admit(
+            .admit_leased(
                 "caller",
                 caller,
                 rate.per_caller_per_s,
@@ -104,24 +116,6 @@ impl Service {
             .await?;
         Some(decision.map_err(|wait| Refusal {
             code: RATE_LIMITED_CALLER,
-            retry_after: wait.max(Duration::from_secs(1)),
-        }))
-    }
-
-    /// Seam 2 (rate): the fleet-wide decision for one upstream fetch to `host`.
-    pub(super) async fn fleet_admit_host(&self, host: &str) -> Option<Result<(), Refusal>> {
-        let fleet = self.fleet.as_ref()?;
-        let rate = &self.config.rate;
-        let decision = fleet
-            .admit(
-                "host",
-                host,
-                rate.per_target_host_per_s,
-                rate.per_target_host_burst,
-            )
-            .await?;
-        Some(decision.map_err(|wait| Refusal {
-            code: RATE_LIMITED_TARGET_HOST,
             retry_after: wait.max(Duration::from_secs(1)),
         }))
     }

@@ -309,15 +309,16 @@ impl Service {
                     };
                     // FLEET SEAM 1 (lookup + flight): another replica's result, or the
                     // fleet-wide lock for this question, or local.
-                    match self.fleet_acquire(&key).await {
+                    // The lock comes with the fleet-wide host limit (same round trip);
+                    // without it, the local host limit applies.
+                    let admitted = match self.fleet_acquire(&key, &host).await {
                         fleet_glue::FleetStep::Shared(settled) => return Ok(settled),
-                        fleet_glue::FleetStep::Lead(lock) => flight_lock = Some(lock),
-                        fleet_glue::FleetStep::Local => {}
-                    }
-                    // FLEET SEAM 2 (rate): fleet-wide host limit, local as fallback.
-                    let admitted = match self.fleet_admit_host(&host).await {
-                        Some(decision) => decision,
-                        None => self.admission.admit_target_host(&host),
+                        fleet_glue::FleetStep::Lead(lock) => {
+                            flight_lock = Some(lock);
+                            Ok(())
+                        }
+                        fleet_glue::FleetStep::Refused(refusal) => Err(refusal),
+                        fleet_glue::FleetStep::Local => self.admission.admit_target_host(&host),
                     };
                     let slot = match admitted {
                         Ok(()) => self.admission.fetch_slot().await,

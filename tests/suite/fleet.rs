@@ -623,3 +623,45 @@ async fn a_fleet_wide_caller_limit_holds_across_replicas_with_leases() {
     assert!(f64::from(ok) <= allowed * 1.10, "{ok} > {allowed:.1} + 10%");
     assert!(f64::from(ok) >= allowed * 0.85, "{ok} < {allowed:.1} - 15%");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cold_miss_costs_one_redis_round_trip_on_the_reply_path() {
+    let Some(redis) = TestRedis::start() else {
+        return;
+    };
+    let lab = Lab::start().await;
+    lab.origin.route("/a.json", Route::json(JWKS));
+    lab.origin.route("/b.json", Route::json(JWKS));
+    let fleet = replicas(&lab, &redis, 1, 1_000).await;
+    let r = &fleet[0];
+    let m = r.service.fleet().unwrap().metrics();
+    let calls = |op: &str| m.latency.with_label_values(&[op]).get_sample_count();
+    // The first request also leases the caller's rate cells.
+    assert_eq!(
+        ask(r, &lab.url("good.test", "/a.json")).await.status,
+        StatusCode::OK
+    );
+    let finished = calls("finish");
+    let before: Vec<u64> = ["lookup", "wait", "rate"]
+        .iter()
+        .map(|op| calls(op))
+        .collect();
+    let reply = ask(r, &lab.url("good.test", "/b.json")).await;
+    assert_eq!(reply.json()["claims"]["outcome"], "valid");
+    let after: Vec<u64> = ["lookup", "wait", "rate"]
+        .iter()
+        .map(|op| calls(op))
+        .collect();
+    assert_eq!(
+        (
+            after[0] - before[0],
+            after[1] - before[1],
+            after[2] - before[2]
+        ),
+        (1, 0, 0),
+        "one acquire round trip (lookup + lock + host limit); the caller lease was held"
+    );
+    // Storing the result and waking waiters happens off the reply path.
+    common::wait_until(|| calls("finish") == finished + 1).await;
+    assert_eq!(lab.origin.hits_for("/b.json"), 1);
+}
