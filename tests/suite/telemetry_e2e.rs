@@ -503,7 +503,10 @@ fn operations_doc_lists_exactly_the_exported_metrics() {
 #[test]
 fn alerts_and_dashboard_reference_only_exported_metrics() {
     let telemetry = Telemetry::new(None, "test").unwrap();
-    let exported = exported(&telemetry.render());
+    let mut exported = exported(&telemetry.render());
+    // Fleet mode's series (`[fleet]`, issue 16) are exported by fleet replicas only.
+    let fleet = portcullis::fleet::metrics::FleetMetrics::new().unwrap();
+    exported.extend(self::exported(&fleet.render()));
     let files = [
         (
             "alerts.yml",
