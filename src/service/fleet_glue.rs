@@ -30,6 +30,11 @@ fn id_of(key: &FetchKey) -> String {
 }
 
 impl Service {
+    /// The fleet id of a question (tests and tools that inspect Redis).
+    pub fn fleet_question_id(key: &FetchKey) -> String {
+        id_of(key)
+    }
+
     /// Seam 1 (lookup + flight): the shared cache, else the fleet-wide lock, else wait for
     /// the replica holding it (bounded by the whole-fetch deadline).
     /// `Lead` means the upstream fetch is already admitted by the fleet-wide host limit.

@@ -379,15 +379,20 @@ async fn killing_redis_under_load_keeps_answering_and_restart_rejoins() {
     let f0 = fleet[0].service.fleet().unwrap().clone();
     // The leader stores its result off the reply path: wait until Redis holds it.
     let mut conn = redis.client().await;
-    let pattern = format!("{}j:*", f0.namespace().base());
+    let id = portcullis::service::Service::fleet_question_id(&portcullis::service::FetchKey {
+        kind: portcullis::kind::Kind::Jwks,
+        url: after.clone(),
+        expect: Default::default(),
+    });
+    let entry = f0.namespace().entry(&id);
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(&pattern)
+        let exists: bool = redis::cmd("EXISTS")
+            .arg(&entry)
             .query_async(&mut conn)
             .await
             .unwrap();
-        if !keys.is_empty() {
+        if exists {
             break;
         }
         assert!(
@@ -641,7 +646,8 @@ async fn a_cold_miss_costs_one_redis_round_trip_on_the_reply_path() {
         ask(r, &lab.url("good.test", "/a.json")).await.status,
         StatusCode::OK
     );
-    let finished = calls("finish");
+    // Its result is stored off the reply path; let that settle before counting.
+    common::wait_until(|| calls("finish") == 1).await;
     let before: Vec<u64> = ["lookup", "wait", "rate"]
         .iter()
         .map(|op| calls(op))
@@ -662,6 +668,6 @@ async fn a_cold_miss_costs_one_redis_round_trip_on_the_reply_path() {
         "one acquire round trip (lookup + lock + host limit); the caller lease was held"
     );
     // Storing the result and waking waiters happens off the reply path.
-    common::wait_until(|| calls("finish") == finished + 1).await;
+    common::wait_until(|| calls("finish") == 2).await;
     assert_eq!(lab.origin.hits_for("/b.json"), 1);
 }
