@@ -619,6 +619,10 @@ pub struct FleetConfig {
     /// File holding the Redis password (AUTH); trimmed.
     #[serde(default)]
     pub password_file: Option<PathBuf>,
+    /// PEM CA certificate(s) that sign a `rediss://` server's certificate; absent means the
+    /// system trust store.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
     /// File holding the fleet MAC secret (≥ 32 bytes); every replica uses the same one.
     pub secret_file: PathBuf,
     /// Bound on every Redis call.
@@ -679,6 +683,7 @@ impl FleetConfig {
             redis_url: redis_url.into(),
             username: None,
             password_file: None,
+            ca_file: None,
             secret_file,
             timeout_ms: DEFAULT_FLEET_TIMEOUT_MS,
             key_prefix: DEFAULT_FLEET_KEY_PREFIX.to_owned(),

@@ -269,7 +269,17 @@ impl Fleet {
             redis_settings = redis_settings.set_password(password);
         }
         let info = info.set_redis_settings(redis_settings);
-        let client = redis::Client::open(info).map_err(|e| FleetError::Url(e.to_string()))?;
+        let client = match &config.ca_file {
+            Some(path) => redis::Client::build_with_tls(
+                info,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(read_file(path)?),
+                },
+            ),
+            None => redis::Client::open(info),
+        }
+        .map_err(|e| FleetError::Url(e.to_string()))?;
 
         let waiters: Waiters = Arc::new(Mutex::new(HashMap::new()));
         let push_waiters = waiters.clone();

@@ -671,3 +671,118 @@ async fn a_cold_miss_costs_one_redis_round_trip_on_the_reply_path() {
     common::wait_until(|| calls("finish") == 2).await;
     assert_eq!(lab.origin.hits_for("/b.json"), 1);
 }
+
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap());
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+/// `rediss://` (rustls, a private CA from `ca_file`) and an ACL user whose password comes
+/// from `password_file`: the fleet works end to end, and a wrong password is a fallback,
+/// not a failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_with_an_acl_user_and_a_password_file() {
+    if Command::new("redis-server")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .status()
+        .is_err()
+    {
+        eprintln!("SKIPPED: redis-server not installed (apt-get install redis-server)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ca = portcullis::testing::pki::TestCa::new().unwrap();
+    let (chain, key) = ca
+        .leaf(&["127.0.0.1"], portcullis::testing::pki::Validity::Current)
+        .unwrap();
+    std::fs::write(dir.path().join("cert.pem"), pem("CERTIFICATE", &chain[0])).unwrap();
+    std::fs::write(
+        dir.path().join("key.pem"),
+        pem("PRIVATE KEY", key.secret_der()),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("ca.pem"), ca.ca_pem()).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let acl =
+        "user portcullis on >fleet-pass ~portcullis:* &portcullis:* +@all\nuser default off\n";
+    std::fs::write(dir.path().join("users.acl"), acl).unwrap();
+    let mut child = Command::new("redis-server")
+        .args([
+            "--port",
+            "0",
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .args(["--tls-port", &port.to_string(), "--tls-auth-clients", "no"])
+        .arg("--tls-cert-file")
+        .arg(dir.path().join("cert.pem"))
+        .arg("--tls-key-file")
+        .arg(dir.path().join("key.pem"))
+        .arg("--tls-ca-cert-file")
+        .arg(dir.path().join("ca.pem"))
+        .arg("--aclfile")
+        .arg(dir.path().join("users.acl"))
+        .arg("--dir")
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            eprintln!("SKIPPED: this redis-server has no TLS support ({status})");
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "redis-server (TLS) did not start"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let secret = secret_file(dir.path());
+    let password = dir.path().join("redis-password");
+    std::fs::write(&password, "fleet-pass\n").unwrap();
+    let mut config = FleetConfig::new(format!("rediss://127.0.0.1:{port}/0"), secret);
+    config.username = Some("portcullis".into());
+    config.password_file = Some(password.clone());
+    config.ca_file = Some(dir.path().join("ca.pem"));
+    config.timeout_ms = 2_000;
+    let fleet = portcullis::fleet::Fleet::start(&config, Vec::new()).unwrap();
+    fleet.refresh().await;
+    assert!(fleet.is_up());
+    let admitted = fleet.admit("host", "good.test", 5, 1).await;
+    assert_eq!(admitted, Some(Ok(())), "a call over TLS as the ACL user");
+    assert!(matches!(
+        fleet.admit("host", "good.test", 5, 1).await,
+        Some(Err(_))
+    ));
+
+    let wrong = dir.path().join("wrong-password");
+    std::fs::write(&wrong, "nope").unwrap();
+    config.password_file = Some(wrong);
+    let refused = portcullis::fleet::Fleet::start(&config, Vec::new()).unwrap();
+    assert_eq!(
+        refused.admit("host", "other.test", 5, 1).await,
+        None,
+        "a wrong password falls back to local limits"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
