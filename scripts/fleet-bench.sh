@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10}
+ROUNDS=${ROUNDS:-2}
 PORT=${PORT:-18797}
 COLD=${COLD:-300}
 
@@ -49,8 +50,14 @@ cached() {
   kill "$lab_pid"; wait "$lab_pid" 2>/dev/null || true; lab_pid=""
 }
 
-cached off
-PORTCULLIS_FLEET_REDIS="$redis_url" PORTCULLIS_FLEET_SECRET="$work/secret" cached on
+# Alternate (the machine is shared: one pair of runs can differ by noise alone).
+for round in $(seq "${ROUNDS:-2}"); do
+  cached "off (round $round)"
+  rcli CONFIG RESETSTAT >/dev/null
+  PORTCULLIS_FLEET_REDIS="$redis_url" PORTCULLIS_FLEET_SECRET="$work/secret" cached "on (round $round)"
+  echo "Redis calls during that run:"
+  rcli INFO commandstats | grep -E 'cmdstat_(evalsha|eval|get|set)' || echo "  none"
+done
 
 echo; echo "== cold misses through the service (${COLD}), fleet off"
 target/release/examples/loadlab cold "$COLD"

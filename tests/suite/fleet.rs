@@ -786,3 +786,45 @@ async fn rediss_with_an_acl_user_and_a_password_file() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Concurrent requests of one busy caller share leases: cells leased by racing requests
+/// add up instead of replacing each other, so a burst is spent by requests, not lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_callers_share_leases_instead_of_draining_the_bucket() {
+    let Some(redis) = TestRedis::start() else {
+        return;
+    };
+    let mut config = FleetConfig::new(redis.url(), secret_file(redis.dir.path()));
+    config.timeout_ms = 2_000;
+    let fleet = portcullis::fleet::Fleet::start(&config, Vec::new()).unwrap();
+    const BURST: u32 = 20_000;
+    let mut tasks = Vec::new();
+    for _ in 0..64 {
+        let fleet = fleet.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut ok = 0u32;
+            for _ in 0..500 {
+                if fleet.admit_leased("caller", "busy", 1_000, BURST).await == Some(Ok(())) {
+                    ok += 1;
+                }
+            }
+            ok
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        ok += t.await.unwrap();
+    }
+    let calls = fleet
+        .metrics()
+        .latency
+        .with_label_values(&["rate"])
+        .get_sample_count();
+    eprintln!("leases: {ok} of 32,000 admitted (burst {BURST}) with {calls} Redis calls");
+    // Leases of 100 cells: at most 64 leases' worth can be held back unspent.
+    assert!(ok >= BURST - 64 * 100, "{ok}: leased cells were lost");
+    assert!(
+        ok <= BURST + 2_000,
+        "{ok}: more than the burst and a few seconds of rate"
+    );
+}
