@@ -15,7 +15,9 @@
 //!   against N fetches of the same document by a plain hickory + rustls + hyper client with
 //!   none of the checks, and print medians, p99s and their ratios.
 //!
-//! Everything listens on loopback; the service's fetcher only connects to loopback.
+//! Everything listens on loopback; the service's fetcher only connects to loopback. With
+//! `PORTCULLIS_FLEET_REDIS` (a `redis+unix://` or loopback URL) and `PORTCULLIS_FLEET_SECRET`
+//! (a file) the service runs in fleet mode (`scripts/fleet-bench.sh`).
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -104,6 +106,15 @@ async fn lab(max_fetches: usize, max_queue: usize) -> Lab {
     config.limits.total_timeout_ms = 10_000;
     config.limits.body_timeout_ms = 8_000;
     config.server.max_connections = 8_192;
+    // Fleet mode for scripts/fleet-bench.sh: a loopback / Unix-socket Redis only.
+    if let Ok(url) = std::env::var("PORTCULLIS_FLEET_REDIS") {
+        assert!(
+            url.starts_with("redis+unix://") || url.starts_with("redis://127."),
+            "the load lab only talks to a local Redis: {url}"
+        );
+        let secret = std::env::var("PORTCULLIS_FLEET_SECRET").expect("PORTCULLIS_FLEET_SECRET");
+        config.fleet = Some(portcullis::config::FleetConfig::new(url, secret.into()));
+    }
     Lab {
         _dns: dns,
         _origin: origin,

@@ -50,6 +50,18 @@ lint="$("$promtool" check metrics <"$work/metrics.txt" 2>&1)" || {
   echo "$lint" >&2
   exit 1
 }
+
+echo "== promtool check metrics (fleet series; needs redis-server, else the test says SKIPPED)"
+PORTCULLIS_FLEET_METRICS_DUMP="$work/fleet-metrics.txt" \
+  cargo test --locked --test suite fleet::three_replicas
+if [ -s "$work/fleet-metrics.txt" ]; then
+  lint="$("$promtool" check metrics <"$work/fleet-metrics.txt" 2>&1)" || {
+    echo "$lint" >&2
+    exit 1
+  }
+else
+  echo "SKIPPED: fleet metrics not dumped (redis-server not installed)"
+fi
 if [ -n "$lint" ]; then
   echo "$lint" >&2
   exit 1

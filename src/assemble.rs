@@ -75,6 +75,9 @@ pub enum StartError {
     /// Metrics could not be registered.
     #[error("telemetry: {0}")]
     Telemetry(String),
+    /// Fleet mode could not start.
+    #[error(transparent)]
+    Fleet(#[from] crate::fleet::FleetError),
     /// The API server could not start.
     #[error(transparent)]
     Serve(#[from] crate::server::ServeError),
@@ -272,12 +275,27 @@ pub fn build_service(
     let telemetry = crate::telemetry::Telemetry::new(audit, BUILD_COMMIT)
         .map_err(|e| StartError::Telemetry(e.to_string()))?;
     telemetry.signing_key_created(created);
-    Ok(Arc::new(crate::service::Service::new(
-        fetcher,
-        Arc::new(config),
-        keys,
-        Arc::new(telemetry),
-    )))
+    let fleet = start_fleet(&config, &keys)?;
+    Ok(Arc::new(
+        crate::service::Service::new(fetcher, Arc::new(config), keys, Arc::new(telemetry))
+            .with_fleet(fleet),
+    ))
+}
+
+/// Fleet mode only with `[fleet]`: no Redis client exists otherwise. The fleet publishes
+/// this replica's public verdict keys.
+pub fn start_fleet(
+    config: &Config,
+    keys: &crate::verdict::KeyRing,
+) -> Result<Option<Arc<crate::fleet::Fleet>>, StartError> {
+    let Some(fleet_config) = &config.fleet else {
+        return Ok(None);
+    };
+    let local_keys = match keys.jwks().get("keys") {
+        Some(serde_json::Value::Array(keys)) => keys.clone(),
+        _ => Vec::new(),
+    };
+    Ok(Some(crate::fleet::Fleet::start(fleet_config, local_keys)?))
 }
 
 /// The audit sink the config asks for.

@@ -232,6 +232,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Egress proxy mode (HTTP CONNECT); off unless `listen` is set.
     pub proxy: ProxyConfig,
+    /// Fleet mode on Redis (issue 16); absent means one self-contained replica, no Redis code.
+    pub fleet: Option<FleetConfig>,
 }
 
 /// Format of the service's own log lines (not the audit log, which is always JSON).
@@ -899,6 +901,9 @@ impl Config {
                 why: "must be greater than zero",
             });
         }
+        if let Some(fleet) = &self.fleet {
+            fleet.check()?;
+        }
         if self.cache.min_ttl_s > self.cache.max_ttl_s {
             return Err(ConfigError::Range {
                 key: "cache.min_ttl_s",
@@ -1124,5 +1129,148 @@ mod tests {
         assert_eq!(c.log.format, LogFormat::Json);
         assert!(Config::from_toml_str("[log]\nformat = \"xml\"\n").is_err());
         assert_eq!("JSON".parse::<LogFormat>(), Ok(LogFormat::Json));
+    }
+}
+
+/// Bound on every Redis call in fleet mode: a slow Redis costs a request at most this much
+/// before it falls back to local behaviour ("tens of ms").
+pub const DEFAULT_FLEET_TIMEOUT_MS: u64 = 50;
+/// Namespace of every fleet key; the format version is appended (`portcullis:v1:`), so two
+/// formats in one fleet during a rolling upgrade never read each other's entries.
+pub const DEFAULT_FLEET_KEY_PREFIX: &str = "portcullis";
+/// Largest shared cache entry (sealed judgement) written or read; bigger ones stay local.
+pub const DEFAULT_FLEET_MAX_ENTRY_BYTES: usize = 256 * 1024;
+/// Shared cache entries this replica writes per minute at most; bounds what one replica (or
+/// an attacker varying URLs through it) can push into Redis. Redis itself should also run
+/// with `maxmemory` and an LRU policy (docs/operations.md).
+pub const DEFAULT_FLEET_MAX_WRITES_PER_MIN: u32 = 6_000;
+/// Lifetime of a cross-replica single-flight lock: longer than a whole fetch, so a live
+/// leader keeps it; a crashed leader frees it after this.
+pub const DEFAULT_FLEET_LOCK_TTL_MS: u64 = 10_000;
+/// Lifetime of a published verdict key; refreshed every third of it, so a stopped replica's
+/// key disappears from `/v1/keys` within this time (verdicts it signed stop verifying then).
+pub const DEFAULT_FLEET_KEY_TTL_S: u64 = 86_400;
+/// How often a replica pings Redis, refreshes its published key and re-reads the fleet's keys.
+pub const DEFAULT_FLEET_REFRESH_MS: u64 = 5_000;
+/// Fallback poll of a waiting single-flight follower in case a wake-up message is lost.
+pub const DEFAULT_FLEET_WAIT_POLL_MS: u64 = 250;
+/// Shortest fleet MAC secret accepted (bytes of the secret file, after trimming).
+pub const MIN_FLEET_SECRET_BYTES: usize = 32;
+
+/// `[fleet]`: replicas share the verdict cache, single flight, rate limits and verdict keys
+/// through Redis. No secret is written inline: passwords and the MAC key come from files.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetConfig {
+    /// `redis://host:port/db`, `rediss://…` (TLS, rustls) or `redis+unix:///path.sock`;
+    /// must not carry a password (use `password_file`).
+    pub redis_url: String,
+    /// ACL user name (Redis 6+); absent means the default user.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// File holding the Redis password (AUTH); trimmed.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// PEM CA certificate(s) that sign a `rediss://` server's certificate; absent means the
+    /// system trust store.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// File holding the fleet MAC secret (≥ 32 bytes); every replica uses the same one.
+    pub secret_file: PathBuf,
+    /// Bound on every Redis call.
+    #[serde(default = "default_fleet_timeout_ms")]
+    pub timeout_ms: u64,
+    /// Key namespace.
+    #[serde(default = "default_fleet_key_prefix")]
+    pub key_prefix: String,
+    /// Largest shared cache entry.
+    #[serde(default = "default_fleet_max_entry_bytes")]
+    pub max_entry_bytes: usize,
+    /// Shared cache writes per minute per replica.
+    #[serde(default = "default_fleet_max_writes_per_min")]
+    pub max_writes_per_min: u32,
+    /// Single-flight lock lifetime.
+    #[serde(default = "default_fleet_lock_ttl_ms")]
+    pub lock_ttl_ms: u64,
+    /// Published verdict key lifetime.
+    #[serde(default = "default_fleet_key_ttl_s")]
+    pub key_ttl_s: u64,
+    /// Health / key refresh period.
+    #[serde(default = "default_fleet_refresh_ms")]
+    pub refresh_ms: u64,
+    /// Fallback poll of single-flight followers.
+    #[serde(default = "default_fleet_wait_poll_ms")]
+    pub wait_poll_ms: u64,
+}
+
+fn default_fleet_timeout_ms() -> u64 {
+    DEFAULT_FLEET_TIMEOUT_MS
+}
+fn default_fleet_key_prefix() -> String {
+    DEFAULT_FLEET_KEY_PREFIX.to_owned()
+}
+fn default_fleet_max_entry_bytes() -> usize {
+    DEFAULT_FLEET_MAX_ENTRY_BYTES
+}
+fn default_fleet_max_writes_per_min() -> u32 {
+    DEFAULT_FLEET_MAX_WRITES_PER_MIN
+}
+fn default_fleet_lock_ttl_ms() -> u64 {
+    DEFAULT_FLEET_LOCK_TTL_MS
+}
+fn default_fleet_key_ttl_s() -> u64 {
+    DEFAULT_FLEET_KEY_TTL_S
+}
+fn default_fleet_refresh_ms() -> u64 {
+    DEFAULT_FLEET_REFRESH_MS
+}
+fn default_fleet_wait_poll_ms() -> u64 {
+    DEFAULT_FLEET_WAIT_POLL_MS
+}
+
+impl FleetConfig {
+    /// A config with every default, for tests and tools.
+    pub fn new(redis_url: impl Into<String>, secret_file: PathBuf) -> FleetConfig {
+        FleetConfig {
+            redis_url: redis_url.into(),
+            username: None,
+            password_file: None,
+            ca_file: None,
+            secret_file,
+            timeout_ms: DEFAULT_FLEET_TIMEOUT_MS,
+            key_prefix: DEFAULT_FLEET_KEY_PREFIX.to_owned(),
+            max_entry_bytes: DEFAULT_FLEET_MAX_ENTRY_BYTES,
+            max_writes_per_min: DEFAULT_FLEET_MAX_WRITES_PER_MIN,
+            lock_ttl_ms: DEFAULT_FLEET_LOCK_TTL_MS,
+            key_ttl_s: DEFAULT_FLEET_KEY_TTL_S,
+            refresh_ms: DEFAULT_FLEET_REFRESH_MS,
+            wait_poll_ms: DEFAULT_FLEET_WAIT_POLL_MS,
+        }
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        let positive = [
+            ("fleet.timeout_ms", self.timeout_ms),
+            ("fleet.lock_ttl_ms", self.lock_ttl_ms),
+            ("fleet.key_ttl_s", self.key_ttl_s),
+            ("fleet.refresh_ms", self.refresh_ms),
+            ("fleet.wait_poll_ms", self.wait_poll_ms),
+            ("fleet.max_entry_bytes", self.max_entry_bytes as u64),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                return Err(ConfigError::Range {
+                    key,
+                    why: "must be greater than zero",
+                });
+            }
+        }
+        if self.key_prefix.is_empty() || self.key_prefix.contains(char::is_whitespace) {
+            return Err(ConfigError::Range {
+                key: "fleet.key_prefix",
+                why: "must be non-empty without spaces",
+            });
+        }
+        Ok(())
     }
 }

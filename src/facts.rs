@@ -1,10 +1,10 @@
 //! Fetch facts: what happened on the wire, as reported in verdicts and audit records.
 //! Plain data, no I/O, so the verdict builder stays pure.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// One redirect that was followed (or refused) on the way to the final URL.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RedirectHop {
     /// The URL that answered with a redirect.
     pub from: String,
@@ -15,7 +15,7 @@ pub struct RedirectHop {
 }
 
 /// What the fetch did; fields stay `None` when the fetch stopped before that phase.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FetchFacts {
     /// URL of the last hop attempted.
     pub final_url: String,

@@ -20,6 +20,7 @@ pub mod config;
 pub mod documents;
 pub mod facts;
 pub mod fetch;
+pub mod fleet;
 pub mod judge;
 pub mod kind;
 pub mod policy;

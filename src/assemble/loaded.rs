@@ -191,10 +191,14 @@ pub fn build_loaded_service(
     let policy = policy_from_layers(&loaded.config, loaded.layers.clone(), extra_self)?;
     let fetcher = build_fetcher(&loaded.config, policy)?;
     telemetry.signing_key_created(loaded.key_created);
-    Ok(Arc::new(crate::service::Service::new(
-        fetcher,
-        Arc::new(loaded.config.clone()),
-        loaded.keys.clone(),
-        telemetry,
-    )))
+    let fleet = super::start_fleet(&loaded.config, &loaded.keys)?;
+    Ok(Arc::new(
+        crate::service::Service::new(
+            fetcher,
+            Arc::new(loaded.config.clone()),
+            loaded.keys.clone(),
+            telemetry,
+        )
+        .with_fleet(fleet),
+    ))
 }

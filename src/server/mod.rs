@@ -446,7 +446,10 @@ impl App {
         }
         // The caller's rate is charged once the body is read (malformed bodies included),
         // so a refused request's audit line can say which URL and kind were throttled.
-        rt.service.admit_caller(&caller).map_err(Refused::from)?;
+        rt.service
+            .admit_caller(&caller)
+            .await
+            .map_err(Refused::from)?;
         let mut parsed =
             parsed.map_err(|e| Refused::new(StatusCode::BAD_REQUEST, e.code, e.detail))?;
         // Both given: the shorter deadline wins.

@@ -14,6 +14,7 @@
 pub mod admission;
 pub mod cache;
 pub mod coalesce;
+mod fleet_glue;
 /// The admission module under its former name (the server and older tests use it).
 pub use admission as limits;
 pub mod settled;
@@ -98,6 +99,8 @@ pub struct Service {
     flights: SingleFlight<FetchKey, Produced>,
     admission: Admission,
     telemetry: Arc<Telemetry>,
+    /// Fleet mode (issue 16); `None` without `[fleet]`. Seam calls: `fleet_glue.rs`.
+    fleet: Option<Arc<crate::fleet::Fleet>>,
 }
 
 fn unix_now() -> u64 {
@@ -128,7 +131,19 @@ impl Service {
             keys,
             jwks_json,
             telemetry,
+            fleet: None,
         }
+    }
+
+    /// Joins a fleet (built by `assemble` from `[fleet]`).
+    pub fn with_fleet(mut self, fleet: Option<Arc<crate::fleet::Fleet>>) -> Service {
+        self.fleet = fleet;
+        self
+    }
+
+    /// The fleet connection, if any (tests and tools).
+    pub fn fleet(&self) -> Option<&Arc<crate::fleet::Fleet>> {
+        self.fleet.as_ref()
     }
 
     /// The guarded fetcher, shared with the CONNECT proxy so both doors use one resolver,
@@ -145,7 +160,11 @@ impl Service {
 
     /// The public JWKS, serialized once.
     pub fn jwks_json(&self) -> Bytes {
-        self.jwks_json.clone()
+        // FLEET SEAM 3 (keys): local keys plus every live fleet key.
+        match &self.fleet {
+            Some(fleet) => fleet.jwks_json(),
+            None => self.jwks_json.clone(),
+        }
     }
 
     /// The Prometheus exposition text.
@@ -154,7 +173,12 @@ impl Service {
             self.telemetry.observe_cache(cache.stats());
         }
         self.telemetry.observe_queue(self.admission.waiting());
-        self.telemetry.render()
+        let mut text = self.telemetry.render();
+        // FLEET SEAM 4 (metrics).
+        if let Some(fleet) = &self.fleet {
+            text.push_str(&fleet.metrics_text());
+        }
+        text
     }
 
     /// Records a request refused before any verdict (bad auth, bad body, a limit), with
@@ -172,10 +196,13 @@ impl Service {
     }
 
     /// Layer 1: the caller's request rate.
-    pub fn admit_caller(&self, caller: &str) -> Result<(), Refusal> {
-        self.admission
-            .admit_caller(caller)
-            .inspect_err(|r| self.telemetry.rate_limited(r.scope()))
+    pub async fn admit_caller(&self, caller: &str) -> Result<(), Refusal> {
+        // FLEET SEAM 2 (rate): fleet-wide when Redis answers, else the local limiter.
+        let decision = match self.fleet_admit_caller(caller).await {
+            Some(decision) => decision,
+            None => self.admission.admit_caller(caller),
+        };
+        decision.inspect_err(|r| self.telemetry.rate_limited(r.scope()))
     }
 
     /// The caller's deadline as an instant: `deadline_ms` from `received`, clamped to
@@ -351,6 +378,7 @@ impl Service {
     async fn produce(&self, key: FetchKey, caller: &str) -> Produced {
         let request = judge_request(&key);
         let policy = self.fetcher.policy();
+        let mut flight_lock = None;
         let pre = judge::precheck(&request, policy, &self.config);
         let judgement = if crate::problem::any_error(&pre) {
             judge::refused_before_fetch(&request, pre)
@@ -362,14 +390,34 @@ impl Service {
                         TargetHost::Domain(name) => name.clone(),
                         TargetHost::Ip(ip) => ip.ip().to_string(),
                     };
-                    self.admission
-                        .admit_target_host(caller, &host)
-                        .inspect_err(|r| self.telemetry.rate_limited(r.scope()))?;
-                    let slot = self
-                        .admission
-                        .fetch_slot(caller)
-                        .await
-                        .inspect_err(|r| self.telemetry.rate_limited(r.scope()))?;
+                    // FLEET SEAM 1 (lookup + flight): another replica's result, or the
+                    // fleet-wide lock for this question (it comes with the fleet-wide host
+                    // ceiling, same round trip), or local. The local budgets apply as well.
+                    let admitted = match self.fleet_acquire(&key, &host).await {
+                        fleet_glue::FleetStep::Shared(settled) => return Ok(settled),
+                        fleet_glue::FleetStep::Refused(refusal) => Err(refusal),
+                        fleet_glue::FleetStep::Lead(lock) => {
+                            flight_lock = Some(lock);
+                            self.admission.admit_target_host(caller, &host)
+                        }
+                        fleet_glue::FleetStep::Local => {
+                            self.admission.admit_target_host(caller, &host)
+                        }
+                    };
+                    let slot = match admitted {
+                        Ok(()) => self.admission.fetch_slot(caller).await,
+                        Err(refusal) => Err(refusal),
+                    };
+                    let slot = match slot {
+                        Ok(slot) => slot,
+                        Err(refusal) => {
+                            self.telemetry.rate_limited(refusal.scope());
+                            if let Some(lock) = flight_lock.take() {
+                                self.fleet_finish(lock, None, 0);
+                            }
+                            return Err(refusal.into());
+                        }
+                    };
                     self.telemetry.queue_wait(slot.waited);
                     let _in_flight = self.telemetry.fetch_started();
                     // Every later hop's host is charged to the same caller (redirect fan-in).
@@ -378,6 +426,9 @@ impl Service {
                     let judgement = judge::judge(&fetcher, &self.config, &request).await;
                     if let Some(refusal) = hops.refused() {
                         self.telemetry.rate_limited(refusal.scope());
+                        if let Some(lock) = flight_lock.take() {
+                            self.fleet_finish(lock, None, 0);
+                        }
                         return Err(refusal.into());
                     }
                     judgement
@@ -391,7 +442,15 @@ impl Service {
             &judgement.cache,
             &self.config.cache,
         );
-        let settled = Arc::new(self.settle(&key, &judgement)?);
+        let settled = match self.settle(&key, &judgement) {
+            Ok(settled) => Arc::new(settled),
+            Err(e) => {
+                if let Some(lock) = flight_lock.take() {
+                    self.fleet_finish(lock, None, 0);
+                }
+                return Err(e);
+            }
+        };
         drop(judgement);
         let now = Instant::now();
         if lifetime > 0
@@ -405,6 +464,10 @@ impl Service {
                 now + Duration::from_secs(lifetime),
                 now,
             );
+        }
+        // FLEET SEAM 1 (store): share the result with the fleet and wake its waiters.
+        if let Some(lock) = flight_lock {
+            self.fleet_finish(lock, Some(&settled), lifetime);
         }
         Ok(settled)
     }

@@ -18,6 +18,7 @@ mod documents_proptest;
 mod documents_real_world;
 mod documents_service_profile;
 mod fetch_e2e;
+mod fleet;
 mod fuzz_regressions;
 mod policy_ranges;
 mod policy_urls;

@@ -511,7 +511,10 @@ fn alerts_and_dashboard_reference_only_exported_metrics() {
     let config = portcullis::server::reload::ConfigMetrics::new().unwrap();
     config.set_hash("test");
     portcullis::proxy::observe::ProxyMetrics::register(telemetry.registry()).unwrap();
-    let exported = exported(&(telemetry.render() + &config.render()));
+    let mut exported = exported(&(telemetry.render() + &config.render()));
+    // Fleet mode's series (`[fleet]`, issue 16) are exported by fleet replicas only.
+    let fleet = portcullis::fleet::metrics::FleetMetrics::new().unwrap();
+    exported.extend(self::exported(&fleet.render()));
     let files = [
         (
             "alerts.yml",
