@@ -628,12 +628,12 @@ fn class_name(class: u8) -> &'static str {
     }
 }
 
-/// Which engineer's fix a class depends on (for the report when it fails on a branch).
+/// Which defence a class exercises (named in the report when it fails).
 fn depends_on(class: u8) -> &'static str {
     match class {
-        3 => " (needs the `semantics` branch: cache accounting)",
-        4 | 6 => " (needs the `admission` branch: fair slots / per-caller-and-host budgets)",
-        5 => " (needs the `admission` branch: per-hop host limit)",
+        3 => " (defence: cache accounting, service::settled)",
+        4 | 6 => " (defence: fair slots / per-caller-and-host budgets, service::admission)",
+        5 => " (defence: per-hop host limit, fetch HopGate)",
         _ => "",
     }
 }
