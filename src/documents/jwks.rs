@@ -140,6 +140,11 @@ const REGISTERED_MEMBERS: &[&str] = &[
     "kty", "use", "key_ops", "alg", "kid", "x5u", "x5c", "x5t", "x5t#S256", "crv", "x", "y", "n",
     "e", "d", "p", "q", "dp", "dq", "qi", "oth", "k", "ext", "iat", "nbf", "exp", "revoked",
 ];
+/// The members a usable key carries into the verdict's document: everything a verifier needs
+/// to use the public key (and to match it against its certificate), never a private member.
+pub const PUBLIC_MEMBERS: &[&str] = &[
+    "kty", "kid", "use", "alg", "key_ops", "crv", "x", "y", "n", "e", "x5c", "x5t#S256",
+];
 const SIG_OPS: &[&str] = &["sign", "verify"];
 const ENC_OPS: &[&str] = &[
     "encrypt",
@@ -347,8 +352,9 @@ struct Ident {
     thumbprint: String,
 }
 
-/// Validates a JWK Set object; returns `{"keys":[{kid,kty,alg,use,crv,thumbprint}],
-/// "skipped":n}` describing the usable keys (meaningful only when no error was added).
+/// Validates a JWK Set object; returns `{"keys":[<public JWK + thumbprint>...], "skipped":n}`:
+/// the usable keys with their public members (see [`PUBLIC_MEMBERS`]), so the document is a
+/// JWK Set a verifier can use (meaningful only when no error was added).
 pub fn validate(map: &Map<String, Value>, ctx: &Context<'_>, out: &mut Vec<Problem>) -> Value {
     let keys = match map.get("keys") {
         Some(Value::Array(keys)) => keys,
@@ -661,20 +667,21 @@ fn check_key(
     if invalid || direct_error {
         return (KeyResult::Invalid, Some(ident));
     }
-    let mut summary = Map::new();
-    for (name, value) in [
-        ("kid", kid),
-        ("kty", Some(kty)),
-        ("alg", alg),
-        ("use", use_),
-        ("crv", crv),
-    ] {
-        if let Some(v) = value {
-            summary.insert(name.into(), Value::String(v.into()));
+    (KeyResult::Usable(public_jwk(key, thumbprint)), Some(ident))
+}
+
+/// The public JWK of a usable key, as published (members in [`PUBLIC_MEMBERS`] order), plus its
+/// RFC 7638 `thumbprint`, so an authorization server can verify with the verdict's document
+/// alone. Private members are never copied (a key carrying one is invalid anyway).
+fn public_jwk(key: &Map<String, Value>, thumbprint: String) -> Value {
+    let mut jwk = Map::new();
+    for name in PUBLIC_MEMBERS {
+        if let Some(v) = key.get(*name) {
+            jwk.insert((*name).into(), v.clone());
         }
     }
-    summary.insert("thumbprint".into(), Value::String(thumbprint));
-    (KeyResult::Usable(Value::Object(summary)), Some(ident))
+    jwk.insert("thumbprint".into(), Value::String(thumbprint));
+    Value::Object(jwk)
 }
 
 fn key_ops<'a>(key: &'a Map<String, Value>, c: &mut KeyCheck) -> Vec<&'a str> {
