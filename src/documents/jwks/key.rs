@@ -16,7 +16,7 @@ use crate::problem::{Problem, Severity};
 
 /// What one key contributes to the set.
 pub(super) enum KeyResult {
-    /// Usable: its summary for the output document.
+    /// Usable: its public JWK for the output document.
     Usable(Value),
     Skipped,
     Invalid,
