@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The sealed lab (issue 8): runs the adversarial catalogue (tests/adversarial.rs) inside a
+# The sealed lab (issue 8): runs the adversarial catalogue (tests/adversarial/) inside a
 # private network namespace whose only interface is `lo`. "Internal" addresses are put on
 # that `lo`, so the lab's DNS responder and TLS origins can listen on them and any
 # connection a regression let through would be seen — and could not leave the machine.
@@ -20,7 +20,7 @@ command -v ip >/dev/null 2>&1 || skip "ip (iproute2) not installed"
 unshare -n -- true 2>/dev/null || skip "unshare -n is not permitted here (no CAP_SYS_ADMIN?)"
 
 # Build outside the namespace (cargo may need the network); run the binary inside.
-echo "== sealed suite: building tests/adversarial.rs"
+echo "== sealed suite: building tests/adversarial/"
 summary=$(mktemp)
 build_log=$(mktemp)
 trap 'rm -f "$summary" "$build_log"' EXIT

@@ -29,5 +29,6 @@ pub mod proxy;
 pub mod server;
 pub mod service;
 pub mod telemetry;
+#[cfg(feature = "lab")]
 pub mod testing;
 pub mod verdict;

@@ -3,6 +3,7 @@
 
 mod check;
 mod config_check;
+#[cfg(feature = "lab")]
 mod demo;
 mod explain;
 mod keygen;
@@ -191,7 +192,13 @@ pub async fn run(cli: Cli) -> u8 {
         } => config_check::run(config.as_deref()),
         Command::Token { name } => token::run(&name),
         Command::Keygen { out, alg } => keygen::run(&out, &alg),
+        #[cfg(feature = "lab")]
         Command::Demo => demo::run().await,
+        #[cfg(not(feature = "lab"))]
+        Command::Demo => usage_error(
+            "demo is not built in: this binary was built without the `lab` feature \
+             (a deployment build); build with default features to run it",
+        ),
     }
 }
 

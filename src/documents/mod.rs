@@ -93,7 +93,7 @@ impl<'a> Context<'a> {
 pub struct Validated {
     /// Every problem found, errors and warnings, in a stable order.
     pub problems: Vec<Problem>,
-    /// The validated document (for JWKS a per-key summary); `Some` only when no error.
+    /// The validated document (for JWKS the usable public keys, see `jwks::PUBLIC_MEMBERS`); `Some` only when no error.
     pub document: Option<Value>,
 }
 

@@ -12,8 +12,9 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
 use super::codes;
+use super::phase::Phase;
 use crate::policy::PinnedAddr;
-use crate::problem::{Code, Problem};
+use crate::problem::Problem;
 
 /// A TLS stream to a checked address, with what ALPN chose.
 pub struct Connected {
@@ -40,17 +41,6 @@ pub struct ConnectBudget {
     pub deadline: Instant,
 }
 
-fn timeout_problem(code: Code, what: &str, deadline_hit: bool) -> Problem {
-    if deadline_hit {
-        Problem::error(
-            codes::DEADLINE_EXCEEDED,
-            format!("total deadline passed during {what}"),
-        )
-    } else {
-        Problem::error(code, format!("{what} timed out"))
-    }
-}
-
 /// Tries each checked address in turn within one connect budget, then does TLS on the first
 /// that accepts. `server_name` is the URL host (SNI and certificate check).
 pub async fn connect(
@@ -61,43 +51,37 @@ pub async fn connect(
     budget: ConnectBudget,
 ) -> Result<Connected, Problem> {
     let started = Instant::now();
-    let connect_deadline = (started + budget.connect).min(budget.deadline);
-    let (stream, peer) = match connect_tcp(addrs, port, connect_deadline).await {
+    let phase = Phase::start(
+        budget.connect,
+        budget.deadline,
+        codes::CONNECT_TIMEOUT,
+        "tcp connect",
+    );
+    let (stream, peer) = match connect_tcp(addrs, port, phase.deadline()).await {
         Ok(ok) => ok,
-        Err(TcpConnectError::TimedOut) => {
-            return Err(timeout_problem(
-                codes::CONNECT_TIMEOUT,
-                "tcp connect",
-                connect_deadline >= budget.deadline,
-            ));
-        }
+        Err(TcpConnectError::TimedOut) => return Err(phase.expired()),
         Err(TcpConnectError::Refused(p)) => return Err(p),
     };
     let _ = stream.set_nodelay(true);
     let connect_time = started.elapsed();
 
     let tls_started = Instant::now();
-    let tls_deadline = (tls_started + budget.tls).min(budget.deadline);
+    let phase = Phase::start(
+        budget.tls,
+        budget.deadline,
+        codes::TLS_TIMEOUT,
+        "tls handshake",
+    );
     let connector = TlsConnector::from(tls);
-    let stream =
-        match tokio::time::timeout_at(tls_deadline.into(), connector.connect(server_name, stream))
-            .await
-        {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
-                return Err(Problem::error(
-                    codes::TLS_FAILED,
-                    format!("tls handshake with {peer} failed: {e}"),
-                ));
-            }
-            Err(_) => {
-                return Err(timeout_problem(
-                    codes::TLS_TIMEOUT,
-                    "tls handshake",
-                    tls_deadline >= budget.deadline,
-                ));
-            }
-        };
+    let stream = phase
+        .run(connector.connect(server_name, stream))
+        .await?
+        .map_err(|e| {
+            Problem::error(
+                codes::TLS_FAILED,
+                format!("tls handshake with {peer} failed: {e}"),
+            )
+        })?;
     let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2".as_slice());
     Ok(Connected {
         stream,

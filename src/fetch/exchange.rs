@@ -14,7 +14,8 @@ use url::Url;
 
 use super::codes;
 use super::connect::Connected;
-use crate::problem::{Code, Problem};
+use super::phase::Phase;
+use crate::problem::Problem;
 
 /// User-Agent sent on every fetch: fixed, so origins can recognise and rate us.
 pub const USER_AGENT: &str = concat!("portcullis/", env!("CARGO_PKG_VERSION"));
@@ -69,17 +70,6 @@ pub struct Head {
     pub first_byte_time: Duration,
 }
 
-fn deadline_or(code: Code, what: &str, phase_deadline: Instant, deadline: Instant) -> Problem {
-    if phase_deadline >= deadline {
-        Problem::error(
-            codes::DEADLINE_EXCEEDED,
-            format!("total deadline passed while waiting for {what}"),
-        )
-    } else {
-        Problem::error(code, format!("{what} did not arrive in time"))
-    }
-}
-
 fn hyper_problem(e: &hyper::Error) -> Problem {
     if e.is_parse_too_large() {
         Problem::error(
@@ -129,7 +119,12 @@ where
         .map_err(|e| Problem::error(codes::HTTP_FAILED, format!("cannot build request: {e}")))?;
 
     let started = Instant::now();
-    let head_deadline = (started + limits.first_byte).min(limits.deadline);
+    let phase = Phase::start(
+        limits.first_byte,
+        limits.deadline,
+        codes::FIRST_BYTE_TIMEOUT,
+        "the response head",
+    );
     let handshake_and_send = async {
         if h2 {
             let header_list = u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX);
@@ -159,16 +154,7 @@ where
             Ok((response.map_err(|e| hyper_problem(&e))?, driver))
         }
     };
-    let (response, driver) = tokio::time::timeout_at(head_deadline.into(), handshake_and_send)
-        .await
-        .map_err(|_| {
-            deadline_or(
-                codes::FIRST_BYTE_TIMEOUT,
-                "the response head",
-                head_deadline,
-                limits.deadline,
-            )
-        })??;
+    let (response, driver) = phase.run(handshake_and_send).await??;
     let (parts, body) = response.into_parts();
     let head_bytes: usize = parts
         .headers
@@ -224,23 +210,19 @@ impl Head {
             return Err(too_large(announced));
         }
         let started = Instant::now();
-        let body_deadline = (started + limits.body).min(limits.deadline);
+        let phase = Phase::start(
+            limits.body,
+            limits.deadline,
+            codes::BODY_TIMEOUT,
+            "the body",
+        );
         let capacity = self
             .content_length()
             .unwrap_or(1024)
             .min(limits.max_body_bytes);
         let mut buf = BytesMut::with_capacity(usize::try_from(capacity).unwrap_or(1024));
         loop {
-            let frame = tokio::time::timeout_at(body_deadline.into(), self.body.frame())
-                .await
-                .map_err(|_| {
-                    deadline_or(
-                        codes::BODY_TIMEOUT,
-                        "the body",
-                        body_deadline,
-                        limits.deadline,
-                    )
-                })?;
+            let frame = phase.run(self.body.frame()).await?;
             let Some(frame) = frame else { break };
             let frame = frame.map_err(|e| hyper_problem(&e))?;
             if let Ok(data) = frame.into_data() {

@@ -9,6 +9,7 @@ pub mod connect;
 pub mod exchange;
 pub mod head;
 pub mod media;
+pub mod phase;
 pub mod resolver;
 pub mod self_addrs;
 pub mod tls;
@@ -32,6 +33,7 @@ use connect::ConnectBudget;
 use exchange::ExchangeLimits;
 use head::HeadDecision;
 use media::CacheHints;
+use phase::Phase;
 use resolver::{Resolve, ResolveError};
 
 /// Time caps of one fetch, from `[limits]`.
@@ -418,6 +420,9 @@ impl Fetcher {
         }
     }
 
+    /// One hop, as a sequence: resolve and check the addresses, re-check them at connect
+    /// time, connect (TCP + TLS), send and read the head, judge it, read the body. Each step
+    /// either hands the next one its input or ends the hop.
     async fn hop(
         &self,
         run: &mut Run,
@@ -425,124 +430,23 @@ impl Fetcher {
         request: &FetchRequest,
         deadline: Instant,
     ) -> HopEnd {
-        let (addrs, server_name) = match url.host() {
-            TargetHost::Ip(pinned) => {
-                let decision = self.policy.classify(pinned.ip());
-                run.hop().addresses.push(AddressTrace::from(&decision));
-                (vec![*pinned], ServerName::IpAddress(pinned.ip().into()))
-            }
-            TargetHost::Domain(name) => {
-                let Ok(server_name) = ServerName::try_from(name.clone()) else {
-                    return HopEnd::Done(
-                        FetchStatus::Blocked,
-                        vec![Problem::error(
-                            codes::TLS_FAILED,
-                            format!("{name} is not a valid TLS server name"),
-                        )],
-                    );
-                };
-                let resolve_started = Instant::now();
-                let resolve_deadline = (resolve_started + self.limits.resolve).min(deadline);
-                let answer =
-                    tokio::time::timeout_at(resolve_deadline.into(), self.resolver.lookup(name))
-                        .await;
-                run.report.timings.resolve += resolve_started.elapsed();
-                let ips = match answer {
-                    Err(_) if resolve_deadline >= deadline => {
-                        return HopEnd::Done(
-                            FetchStatus::Unreachable,
-                            vec![Problem::error(
-                                codes::DEADLINE_EXCEEDED,
-                                "total deadline passed during dns resolution",
-                            )],
-                        );
-                    }
-                    Err(_) => {
-                        return HopEnd::Done(
-                            FetchStatus::Unreachable,
-                            vec![Problem::error(
-                                codes::DNS_TIMEOUT,
-                                format!("resolving {name} timed out"),
-                            )],
-                        );
-                    }
-                    Ok(Err(e)) => {
-                        return HopEnd::Done(
-                            FetchStatus::Unreachable,
-                            vec![resolve_problem(&e, name)],
-                        );
-                    }
-                    Ok(Ok(ips)) => ips,
-                };
-                let check = self.policy.check_addrs(&ips);
-                run.hop().addresses = check.decisions.iter().map(AddressTrace::from).collect();
-                match check.outcome {
-                    Ok(pinned) => (pinned, server_name),
-                    Err(problems) => return HopEnd::Done(FetchStatus::Blocked, problems),
-                }
-            }
-        };
-
-        if let Some(live) = &self.self_addrs {
-            let own = live.current(Instant::now());
-            if let Some(own_addr) = addrs
-                .iter()
-                .find(|a| own.contains(&a.ip()) && !self.policy.self_address_exempt(a.ip()))
-            {
-                return HopEnd::Done(
-                    FetchStatus::Blocked,
-                    vec![Problem::error(
-                        crate::policy::SELF_ADDRESS,
-                        format!(
-                            "address {} is one of this host's own addresses (checked at connect time)",
-                            own_addr.ip()
-                        ),
-                    )],
-                );
-            }
+        match self.try_hop(run, url, request, deadline).await {
+            Ok(end) | Err(end) => end,
         }
-        if let Some(allow) = self.connect_guard
-            && let Some(refused) = addrs.iter().find(|a| !allow(a.ip()))
-        {
-            return HopEnd::Done(
-                FetchStatus::Unreachable,
-                vec![Problem::error(
-                    CONNECT_GUARD_REFUSED,
-                    format!(
-                        "{} passed the policy but is outside the connection guard",
-                        refused.ip()
-                    ),
-                )],
-            );
-        }
-        let budget = ConnectBudget {
-            connect: self.limits.connect,
-            tls: self.limits.tls,
-            deadline,
-        };
-        // A phase that fails still took time: it is added to that phase, so timeouts show
-        // in the phase histogram and the audit record's durations.
-        let connect_started = Instant::now();
-        let connected =
-            match connect::connect(&addrs, url.port(), server_name, self.tls.clone(), budget).await
-            {
-                Ok(c) => c,
-                Err(problem) => {
-                    let spent = connect_started.elapsed();
-                    if problem.code == codes::TLS_FAILED || problem.code == codes::TLS_TIMEOUT {
-                        run.report.timings.tls += spent;
-                    } else {
-                        run.report.timings.connect += spent;
-                    }
-                    return HopEnd::Done(FetchStatus::Unreachable, vec![problem]);
-                }
-            };
-        run.report.timings.connect += connected.connect_time;
-        run.report.timings.tls += connected.tls_time;
-        let peer: SocketAddr = connected.peer;
-        run.report.facts.address = Some(peer.to_string());
-        run.hop().connected = Some(peer.to_string());
+    }
 
+    async fn try_hop(
+        &self,
+        run: &mut Run,
+        url: &SafeUrl,
+        request: &FetchRequest,
+        deadline: Instant,
+    ) -> Result<HopEnd, HopEnd> {
+        let (addrs, server_name) = self.addresses(run, url, deadline).await?;
+        self.connect_time_checks(&addrs)?;
+        let connected = self
+            .connect(run, &addrs, url.port(), server_name, deadline)
+            .await?;
         let limits = ExchangeLimits {
             first_byte: self.limits.first_byte,
             body: self.limits.body,
@@ -551,12 +455,136 @@ impl Fetcher {
             max_headers: self.limits.max_headers,
             max_body_bytes: request.max_body_bytes,
         };
-        let send_started = Instant::now();
-        let head = match exchange::send(connected, url.url(), &limits).await {
+        let head = Self::send(run, connected, url, &limits).await?;
+        let cache = Self::judge_head(&head, request)?;
+        Ok(Self::read_body(run, head, &limits, cache).await)
+    }
+
+    /// The pinned addresses and TLS name of the hop: an IP literal as is, a name resolved
+    /// (under the dns phase budget) and every answer checked by the policy.
+    async fn addresses(
+        &self,
+        run: &mut Run,
+        url: &SafeUrl,
+        deadline: Instant,
+    ) -> Result<(Vec<PinnedAddr>, ServerName<'static>), HopEnd> {
+        let name = match url.host() {
+            TargetHost::Ip(pinned) => {
+                let decision = self.policy.classify(pinned.ip());
+                run.hop().addresses.push(AddressTrace::from(&decision));
+                return Ok((vec![*pinned], ServerName::IpAddress(pinned.ip().into())));
+            }
+            TargetHost::Domain(name) => name,
+        };
+        let Ok(server_name) = ServerName::try_from(name.clone()) else {
+            return Err(blocked(Problem::error(
+                codes::TLS_FAILED,
+                format!("{name} is not a valid TLS server name"),
+            )));
+        };
+        let started = Instant::now();
+        let phase = Phase::start(
+            self.limits.resolve,
+            deadline,
+            codes::DNS_TIMEOUT,
+            "dns resolution",
+        );
+        let answer = phase.run(self.resolver.lookup(name)).await;
+        run.report.timings.resolve += started.elapsed();
+        let ips = answer
+            .map_err(unreachable)?
+            .map_err(|e| unreachable(resolve_problem(&e, name)))?;
+        let check = self.policy.check_addrs(&ips);
+        run.hop().addresses = check.decisions.iter().map(AddressTrace::from).collect();
+        match check.outcome {
+            Ok(pinned) => Ok((pinned, server_name)),
+            Err(problems) => Err(HopEnd::Done(FetchStatus::Blocked, problems)),
+        }
+    }
+
+    /// Checks made at connect time, after the policy: the host's live own addresses and the
+    /// optional connection guard.
+    fn connect_time_checks(&self, addrs: &[PinnedAddr]) -> Result<(), HopEnd> {
+        if let Some(live) = &self.self_addrs {
+            let own = live.current(Instant::now());
+            if let Some(own_addr) = addrs
+                .iter()
+                .find(|a| own.contains(&a.ip()) && !self.policy.self_address_exempt(a.ip()))
+            {
+                return Err(blocked(Problem::error(
+                    crate::policy::SELF_ADDRESS,
+                    format!(
+                        "address {} is one of this host's own addresses (checked at connect time)",
+                        own_addr.ip()
+                    ),
+                )));
+            }
+        }
+        if let Some(allow) = self.connect_guard
+            && let Some(refused) = addrs.iter().find(|a| !allow(a.ip()))
+        {
+            return Err(unreachable(Problem::error(
+                CONNECT_GUARD_REFUSED,
+                format!(
+                    "{} passed the policy but is outside the connection guard",
+                    refused.ip()
+                ),
+            )));
+        }
+        Ok(())
+    }
+
+    /// TCP + TLS to the first checked address that accepts. A phase that fails still took
+    /// time: it is added to that phase, so timeouts show in the phase histogram and the audit
+    /// record's durations.
+    async fn connect(
+        &self,
+        run: &mut Run,
+        addrs: &[PinnedAddr],
+        port: u16,
+        server_name: ServerName<'static>,
+        deadline: Instant,
+    ) -> Result<connect::Connected, HopEnd> {
+        let budget = ConnectBudget {
+            connect: self.limits.connect,
+            tls: self.limits.tls,
+            deadline,
+        };
+        let started = Instant::now();
+        match connect::connect(addrs, port, server_name, self.tls.clone(), budget).await {
+            Ok(connected) => {
+                run.report.timings.connect += connected.connect_time;
+                run.report.timings.tls += connected.tls_time;
+                let peer: SocketAddr = connected.peer;
+                run.report.facts.address = Some(peer.to_string());
+                run.hop().connected = Some(peer.to_string());
+                Ok(connected)
+            }
+            Err(problem) => {
+                let spent = started.elapsed();
+                if problem.code == codes::TLS_FAILED || problem.code == codes::TLS_TIMEOUT {
+                    run.report.timings.tls += spent;
+                } else {
+                    run.report.timings.connect += spent;
+                }
+                Err(unreachable(problem))
+            }
+        }
+    }
+
+    /// Sends the request and reads the response head; records status and content type.
+    async fn send(
+        run: &mut Run,
+        connected: connect::Connected,
+        url: &SafeUrl,
+        limits: &ExchangeLimits,
+    ) -> Result<exchange::Head, HopEnd> {
+        let started = Instant::now();
+        let head = match exchange::send(connected, url.url(), limits).await {
             Ok(head) => head,
             Err(problem) => {
-                run.report.timings.first_byte += send_started.elapsed();
-                return HopEnd::Done(FetchStatus::Unreachable, vec![problem]);
+                run.report.timings.first_byte += started.elapsed();
+                return Err(unreachable(problem));
             }
         };
         run.report.timings.first_byte += head.first_byte_time;
@@ -568,22 +596,32 @@ impl Fetcher {
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let cache = match head::judge_head(
-            status,
+        Ok(head)
+    }
+
+    /// Redirect, refusal, or a body worth reading (with its caching hints).
+    fn judge_head(head: &exchange::Head, request: &FetchRequest) -> Result<CacheHints, HopEnd> {
+        match head::judge_head(
+            head.status.as_u16(),
             &head.headers,
             request.follow_redirects,
             SystemTime::now(),
         ) {
-            HeadDecision::Redirect { location, status } => {
-                return HopEnd::Redirect(location, status);
-            }
-            HeadDecision::Refuse(problem) => {
-                return HopEnd::Done(FetchStatus::Unreachable, vec![problem]);
-            }
-            HeadDecision::ReadBody(cache) => cache,
-        };
-        let body_started = Instant::now();
-        match head.read_body(&limits).await {
+            HeadDecision::Redirect { location, status } => Err(HopEnd::Redirect(location, status)),
+            HeadDecision::Refuse(problem) => Err(unreachable(problem)),
+            HeadDecision::ReadBody(cache) => Ok(cache),
+        }
+    }
+
+    /// Reads the body under its caps; the hop ends here either way.
+    async fn read_body(
+        run: &mut Run,
+        head: exchange::Head,
+        limits: &ExchangeLimits,
+        cache: CacheHints,
+    ) -> HopEnd {
+        let started = Instant::now();
+        match head.read_body(limits).await {
             Ok((body, body_time)) => {
                 run.report.timings.body += body_time;
                 run.report.facts.bytes = body.len() as u64;
@@ -592,11 +630,21 @@ impl Fetcher {
                 HopEnd::Done(FetchStatus::Fetched, Vec::new())
             }
             Err(problem) => {
-                run.report.timings.body += body_started.elapsed();
-                HopEnd::Done(FetchStatus::Unreachable, vec![problem])
+                run.report.timings.body += started.elapsed();
+                unreachable(problem)
             }
         }
     }
+}
+
+/// A hop that ended because the policy (or a check made with it) refused.
+fn blocked(problem: Problem) -> HopEnd {
+    HopEnd::Done(FetchStatus::Blocked, vec![problem])
+}
+
+/// A hop that ended because the network or the origin failed.
+fn unreachable(problem: Problem) -> HopEnd {
+    HopEnd::Done(FetchStatus::Unreachable, vec![problem])
 }
 
 enum HopEnd {

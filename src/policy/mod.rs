@@ -224,14 +224,22 @@ impl Policy {
     /// The embedded default rules alone: what the service enforces with no rule files.
     pub fn embedded_default(options: PolicyOptions) -> Policy {
         let layers = vec![RulesFile::embedded_default()];
-        Policy::new(layers, options.clone()).unwrap_or_else(|_| Policy {
-            table: RangeTable::build(std::iter::empty()),
+        Policy::new(layers, options.clone())
+            .unwrap_or_else(|e| Policy::block_everything(&e.to_string(), options))
+    }
+
+    /// The stand-in when the embedded rules cannot be compiled: every address blocked. A
+    /// floor-only table would allow private ranges, so failing open is never the fallback.
+    fn block_everything(why: &str, options: PolicyOptions) -> Policy {
+        let layers = [RulesFile::block_everything(why)];
+        Policy {
+            table: RangeTable::build(layers.iter().enumerate().map(|(i, l)| (i, l.ranges()))),
             hosts: HostRules::merge(std::iter::empty()),
             ports: DEFAULT_PORTS.to_vec(),
             schemes: DEFAULT_SCHEMES.iter().map(|s| s.to_string()).collect(),
             self_addrs: HashSet::new(),
             options,
-        })
+        }
     }
 
     /// Adds the host's own interface and listening addresses, blocked as `self_address` so a

@@ -208,7 +208,7 @@ impl RulesFile {
 
     /// A layer that blocks all of IPv4 and IPv6: the only safe stand-in for rules that
     /// could not be read.
-    fn block_everything(why: &str) -> RulesFile {
+    pub(crate) fn block_everything(why: &str) -> RulesFile {
         let all = |net: &str| RangeRule {
             net: net.parse().unwrap_or(IpNet::V4(ipnet::Ipv4Net::default())),
             action: Action::Block,

@@ -405,3 +405,29 @@ fn report_only_lifts_range_blocks_but_never_the_floor_or_self() {
     assert!(p.pin_report_only(ip("fd00:ec2::254")).is_none());
     assert!(p.pin_report_only(ip("203.0.113.5")).is_none());
 }
+
+#[test]
+fn embedded_rules_compile_into_the_default_policy() {
+    let layers = vec![RulesFile::embedded().expect("the embedded rules parse")];
+    assert!(Policy::new(layers, PolicyOptions::default()).is_ok());
+    assert!(!decision(&default_policy(), "10.0.0.1").is_allow());
+    assert!(decision(&default_policy(), "93.184.216.34").is_allow());
+}
+
+#[test]
+fn policy_fallback_blocks_everything_not_only_the_floor() {
+    let p = Policy::block_everything("test: rules failed", PolicyOptions::default());
+    for s in [
+        "93.184.216.34",
+        "8.8.8.8",
+        "10.0.0.1",
+        "192.168.1.1",
+        "127.0.0.1",
+        "169.254.169.254",
+        "2606:4700::1111",
+        "fd00::1",
+        "::1",
+    ] {
+        assert!(!decision(&p, s).is_allow(), "{s} must be blocked");
+    }
+}

@@ -769,6 +769,80 @@ fn summary_lists_members_and_rfc7638_thumbprint() {
     assert!(v.problems.is_empty(), "{:#?}", v.problems);
     assert_eq!(
         v.document.unwrap(),
-        json!({"keys":[{"kid":"2011-04-29","kty":"RSA","alg":"RS256","thumbprint":"NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"}],"skipped":0})
+        json!({"keys":[{"kty":"RSA","kid":"2011-04-29","alg":"RS256","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw","e":"AQAB","thumbprint":"NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"}],"skipped":0})
     );
+}
+
+/// The verdict's document is a JWK Set a verifier can use: every public member of each usable
+/// key, as published, and never a private member (a key with one is invalid: no document).
+#[test]
+fn document_carries_public_members_only() {
+    let entra: Value = serde_json::from_str(&fixture("entra-common.jwks.json")).unwrap();
+    let cases: Vec<(&str, Value, &[&str])> = vec![
+        ("rsa", rsa_key(), &["kty", "n", "e"]),
+        (
+            "rsa with use and key_ops",
+            with(
+                rsa_key(),
+                json!({"use":"sig","key_ops":["verify"],"alg":"RS256","kid":"k1"}),
+            ),
+            &["kty", "n", "e", "use", "key_ops", "alg", "kid"],
+        ),
+        ("p-256", ec_key("P-256"), &["kty", "crv", "x", "y"]),
+        ("p-384", ec_key("P-384"), &["kty", "crv", "x", "y"]),
+        ("p-521", ec_key("P-521"), &["kty", "crv", "x", "y"]),
+        ("ed25519", ed_key(), &["kty", "crv", "x", "kid"]),
+        ("x25519 enc", x25519_key(), &["kty", "crv", "x", "use"]),
+        (
+            "rsa with x5c",
+            entra["keys"][0].clone(),
+            &["kty", "n", "e", "x5c"],
+        ),
+    ];
+    for (case, key, expected) in cases {
+        let body = json!({"keys":[key.clone()]}).to_string();
+        let v = check(Kind::Jwks, URL, &body);
+        assert!(v.is_valid(), "{case}: {:#?}", v.problems);
+        let doc = v.document.expect("valid verdicts carry a document");
+        let out = doc["keys"][0].as_object().expect("a key object");
+        for member in expected {
+            assert!(key.get(*member).is_some(), "{case}: fixture lacks {member}");
+            assert_eq!(out.get(*member), key.get(*member), "{case}: {member}");
+        }
+        for member in portcullis::documents::jwks::PUBLIC_MEMBERS {
+            assert_eq!(out.get(*member), key.get(*member), "{case}: {member}");
+        }
+        for member in ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] {
+            assert!(out.get(member).is_none(), "{case}: {member} leaked");
+        }
+        // Nothing else than the public members and the thumbprint.
+        for name in out.keys() {
+            assert!(
+                name == "thumbprint"
+                    || portcullis::documents::jwks::PUBLIC_MEMBERS.contains(&name.as_str()),
+                "{case}: unexpected member {name}"
+            );
+        }
+    }
+    // Private members make the key (and so the set) invalid: no document at all.
+    for (member, value) in [
+        ("d", json!(B64.encode([1u8; 32]))),
+        ("p", json!("AQAB")),
+        ("k", json!("AQAB")),
+        ("oth", json!([])),
+    ] {
+        let v = check(
+            Kind::Jwks,
+            URL,
+            &json!({"keys":[with(rsa_key(), json!({ member: value }))]}).to_string(),
+        );
+        assert!(v.document.is_none(), "{member}: document present");
+        assert!(
+            v.problems
+                .iter()
+                .any(|p| p.code.as_str() == "jwk_private_member"),
+            "{member}: {:#?}",
+            v.problems
+        );
+    }
 }

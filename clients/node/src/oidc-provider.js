@@ -16,11 +16,12 @@
 // unless the operator passes `otherFetch`.
 //
 // Purposes map to Portcullis kinds: client_metadata → `client_metadata`, sector_identifier →
-// `json`, jwks_uri → `jwksKind` (default `json`). Why not `jwks`: for that kind the service's
-// verdict `document` is a *summary* of the usable keys (kid, kty, alg, use, crv, thumbprint)
-// without the public key material, so oidc-provider could not verify anything with it. With
-// `json` the fetch is still policy-checked, pinned and capped, and oidc-provider validates the
-// JWK Set itself. Switch to `jwks` once the service returns the public members of each key.
+// `json`, jwks_uri → `jwksKind` (default `jwks`). For kind `jwks` the service validates the set
+// (weak, private or off-curve keys make it invalid) and the verdict's `document` is a JWK Set
+// of the usable keys with their public members (kty, kid, use, alg, key_ops, crv, x, y, n, e,
+// x5c, x5t#S256) plus an RFC 7638 `thumbprint`, never a private member — so oidc-provider
+// verifies with exactly the keys the service judged. `jwksKind: 'json'` still works: the fetch
+// is policy-checked, pinned and capped, and oidc-provider validates the JWK Set itself.
 
 import { cacheMaxAge, ProtocolError } from './index.js';
 
@@ -30,7 +31,7 @@ export const ANNOUNCEMENT_TTL_MS = 10_000;
 export const KIND_FOR_PURPOSE = Object.freeze({
   client_metadata: 'client_metadata',
   sector_identifier: 'json',
-  jwks_uri: 'json',
+  jwks_uri: 'jwks',
 });
 /** Default deadline sent to Portcullis: under oidc-provider's own 2.5 s fetch timeout. */
 export const DEFAULT_DEADLINE_MS = 2_000;

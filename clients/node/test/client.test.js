@@ -263,8 +263,12 @@ describe('oidc-provider adapter', () => {
     assert.equal(adapter.classify(id, 'POST'), undefined);
     // redirect: 'manual' alone does not make a CIMD fetch.
     const jwks = await adapter.fetch(lab.url(HOST, '/jwks.json'), { method: 'GET', redirect: 'manual' });
-    // The key material reaches oidc-provider (kind json; see KIND_FOR_PURPOSE).
-    assert.deepEqual((await jwks.json()).keys[0], JWK);
+    // The public key material reaches oidc-provider (kind jwks; see KIND_FOR_PURPOSE): the
+    // verdict's document is the validated set, each key with its RFC 7638 thumbprint.
+    assert.equal(adapter.classify(lab.url(HOST, '/jwks.json'), 'GET'), 'jwks_uri');
+    const { thumbprint, ...key } = (await jwks.json()).keys[0];
+    assert.deepEqual(key, JWK);
+    assert.equal(thumbprint.length, 43);
     // Announced sector_identifier_uri.
     const sector = lab.url(HOST, '/jwks.json');
     assert.equal(adapter.sectorIdentifierUriValidate({ sectorIdentifierUri: sector }), true);
