@@ -2,7 +2,8 @@
 //! `scripts/loadtest.sh`. Two modes:
 //!
 //! * `serve PORT` — run the service on 127.0.0.1:PORT over the lab and print one JSON line
-//!   with the URLs to drive (until killed);
+//!   with the URLs to drive (until killed); `PORTCULLIS_LOADLAB_ALG` picks the verdict
+//!   algorithm (default: the service default, ES256);
 //! * `rate ADDR URL RPS SECS [CONNS]` — open-loop load (wrk2-style: each request has an
 //!   intended send time at a fixed rate and its latency counts from then, so a stall is not
 //!   hidden by coordinated omission) of one cached verdict against a service started by
@@ -106,6 +107,11 @@ async fn lab(max_fetches: usize, max_queue: usize) -> Lab {
     config.limits.total_timeout_ms = 10_000;
     config.limits.body_timeout_ms = 8_000;
     config.server.max_connections = 8_192;
+    // `PORTCULLIS_LOADLAB_ALG=EdDSA` (or `Ed25519`, `ES256`) measures another verdict
+    // algorithm than the default.
+    if let Ok(alg) = std::env::var("PORTCULLIS_LOADLAB_ALG") {
+        config.signing.alg = Some(serde_json::from_value(serde_json::json!(alg)).unwrap());
+    }
     // Fleet mode for scripts/fleet-bench.sh: a loopback / Unix-socket Redis only.
     if let Ok(url) = std::env::var("PORTCULLIS_FLEET_REDIS") {
         assert!(

@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
@@ -47,19 +50,53 @@ pub struct KeyRing {
     header_b64: String,
     /// Public JWKs, signer first, duplicates (by `kid`) removed.
     published: Vec<Value>,
-    /// The same Ed25519 key in aws-lc-rs, which signs about twice as fast as
-    /// ed25519-dalek; Ed25519 signatures are deterministic (RFC 8032), so both give the
-    /// same bytes. Every answer is signed, so this is the service's hottest code.
-    fast_ed25519: Option<Arc<Ed25519KeyPair>>,
+    /// The signing key in aws-lc-rs, the service's hottest code: every answer is signed.
+    /// `None` only if aws-lc-rs refused a key the pure loader accepted; then the slower
+    /// pure-Rust signer in [`SigningKey::sign_raw`] is used.
+    fast: Option<FastSigner>,
 }
 
-/// The aws-lc-rs form of an Ed25519 key, when it loads and has the same public key.
-fn fast_ed25519(key: &SigningKey) -> Option<Arc<Ed25519KeyPair>> {
-    let SigningKey::Ed25519(sk) = key else {
-        return None;
-    };
-    let pair = Ed25519KeyPair::from_seed_unchecked(&sk.to_bytes()).ok()?;
-    (pair.public_key().as_ref() == sk.verifying_key().as_bytes()).then(|| Arc::new(pair))
+/// The signing key loaded into aws-lc-rs. Ed25519 there is about twice as fast as
+/// ed25519-dalek and gives the same bytes (signatures are deterministic, RFC 8032); ES256
+/// there is roughly ten times faster than the RustCrypto `p256` crate. The `p256` key stays
+/// the source of truth for loading, `kid` and the JWK; only signing moves.
+#[derive(Clone)]
+enum FastSigner {
+    /// Ed25519 (`EdDSA` or `Ed25519` header; same signature).
+    Ed25519(Arc<Ed25519KeyPair>),
+    /// ECDSA P-256 / SHA-256, fixed `r || s` output as JWS ES256 needs (RFC 7518 §3.4).
+    /// Randomized nonces (not RFC 6979), so two signatures of one input differ; both verify.
+    Es256(Arc<EcdsaKeyPair>, SystemRandom),
+}
+
+/// Names the signer only: key material never reaches a log.
+impl std::fmt::Debug for FastSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FastSigner::Ed25519(_) => "FastSigner::Ed25519",
+            FastSigner::Es256(..) => "FastSigner::Es256",
+        })
+    }
+}
+
+/// The aws-lc-rs form of `key`, when it loads and has the same public key (so the published
+/// JWK and `kid` keep describing the key that signs).
+fn fast_signer(key: &SigningKey) -> Option<FastSigner> {
+    match key {
+        SigningKey::Ed25519(sk) | SigningKey::Ed25519Named(sk) => {
+            let pair = Ed25519KeyPair::from_seed_unchecked(&sk.to_bytes()).ok()?;
+            (pair.public_key().as_ref() == sk.verifying_key().as_bytes())
+                .then(|| FastSigner::Ed25519(Arc::new(pair)))
+        }
+        SigningKey::Es256(sk) => {
+            let der = p256::elliptic_curve::pkcs8::EncodePrivateKey::to_pkcs8_der(sk).ok()?;
+            let pair =
+                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der.as_bytes()).ok()?;
+            let point = sk.verifying_key().to_encoded_point(false);
+            (pair.public_key().as_ref() == point.as_bytes())
+                .then(|| FastSigner::Es256(Arc::new(pair), SystemRandom::new()))
+        }
+    }
 }
 
 impl KeyRing {
@@ -77,7 +114,7 @@ impl KeyRing {
             }
         }
         KeyRing {
-            fast_ed25519: fast_ed25519(&current),
+            fast: fast_signer(&current),
             signer: current,
             kid,
             header_b64,
@@ -102,7 +139,8 @@ impl KeyRing {
 
     /// Signs `claims` as a compact JWS (RFC 7515 §7.1):
     /// `b64u(header) . b64u(json(claims)) . b64u(signature)`, header
-    /// `{"alg", "kid", "typ": VERDICT_TYP}`. Deterministic for both algorithms.
+    /// `{"alg", "kid", "typ": VERDICT_TYP}`. Deterministic for Ed25519; ES256 signatures
+    /// use a random nonce, so two ES256 tokens of the same claims differ (both verify).
     pub fn sign(&self, claims: &impl Serialize) -> Result<String, SignError> {
         self.sign_payload(&serde_json::to_vec(claims)?)
     }
@@ -122,9 +160,16 @@ impl KeyRing {
 
 /// Signs `out` (header.payload) and appends `.signature`.
 fn append_signature(ring: &KeyRing, out: &mut String) -> Result<(), SignError> {
-    match &ring.fast_ed25519 {
-        Some(pair) => {
+    match &ring.fast {
+        Some(FastSigner::Ed25519(pair)) => {
             let sig = pair.sign(out.as_bytes());
+            out.push('.');
+            URL_SAFE_NO_PAD.encode_string(sig.as_ref(), out);
+        }
+        Some(FastSigner::Es256(pair, rng)) => {
+            let sig = pair
+                .sign(rng, out.as_bytes())
+                .map_err(|e| SignError::Signature(e.to_string()))?;
             out.push('.');
             URL_SAFE_NO_PAD.encode_string(sig.as_ref(), out);
         }
@@ -209,16 +254,80 @@ mod tests {
     fn the_fast_ed25519_signer_gives_dalek_signatures() {
         let signer = key(SigningAlg::EdDSA, 11);
         let ring = KeyRing::new(signer.clone(), Vec::new());
-        assert!(ring.fast_ed25519.is_some());
+        assert!(matches!(ring.fast, Some(FastSigner::Ed25519(_))));
         let token = ring.sign(&claims(1, 1)).unwrap();
         let (input, sig) = token.rsplit_once('.').unwrap();
         let dalek = signer.sign_raw(input.as_bytes()).unwrap();
         assert_eq!(URL_SAFE_NO_PAD.decode(sig).unwrap(), dalek);
-        assert!(
-            KeyRing::new(key(SigningAlg::ES256, 11), Vec::new())
-                .fast_ed25519
-                .is_none()
+        assert!(matches!(
+            KeyRing::new(key(SigningAlg::ES256, 11), Vec::new()).fast,
+            Some(FastSigner::Es256(..))
+        ));
+    }
+
+    /// A fixed P-256 key (made with `openssl genpkey`); its `x`, `y` and RFC 7638 thumbprint
+    /// below were computed independently (Python `hashlib`), so moving ES256 signing to
+    /// aws-lc-rs provably leaves the published key and `kid` as they were.
+    const ES256_PEM: &str = "-----BEGIN PRIVATE KEY-----\n\
+        MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgXJKvUScxywBPNlbm\n\
+        Wjx1as93517/tMtwJHWMSMUNP6uhRANCAARRiKbvFpr0e5WUzbx3R/V9Oj0ltbjh\n\
+        fW9jFeqWD3CkPEPcFy5MdW8fpLI16cpAEciPGoatN4ktFjzwwtbIcMNU\n\
+        -----END PRIVATE KEY-----\n";
+    const ES256_X: &str = "UYim7xaa9HuVlM28d0f1fTo9JbW44X1vYxXqlg9wpDw";
+    const ES256_Y: &str = "Q9wXLkx1bx-ksjXpykARyI8ahq03iS0WPPDC1shww1Q";
+    const ES256_KID: &str = "URwfhPETQrIvJUQi_XefG9u733UmqV7BJ0gbnvbJRo8";
+
+    /// ES256 is signed by aws-lc-rs (fixed `r || s`); every signature must verify with the
+    /// RustCrypto `p256` verifier (what the Rust client kit uses, built from the published
+    /// JWK's `x`, `y`) and with `jsonwebtoken`. Random nonces give a mix of high and low `s`,
+    /// so many signatures are checked.
+    #[test]
+    fn es256_signed_by_aws_lc_verifies_with_p256_and_jsonwebtoken_and_keeps_the_kid() {
+        use p256::ecdsa::signature::Verifier as _;
+        let signer = SigningKey::from_pkcs8_pem(ES256_PEM).unwrap();
+        let ring = KeyRing::new(signer.clone(), Vec::new());
+        assert!(matches!(ring.fast, Some(FastSigner::Es256(..))));
+        assert_eq!(ring.current_kid(), ES256_KID);
+        let jwks = ring.jwks();
+        assert_eq!(
+            jwks,
+            json!({"keys": [{
+                "kty": "EC", "crv": "P-256", "x": ES256_X, "y": ES256_Y,
+                "kid": ES256_KID, "alg": "ES256", "use": "sig",
+            }]})
         );
+        // The verifying key a relying party builds from the published JWK alone.
+        let mut sec1 = vec![4u8];
+        sec1.extend(URL_SAFE_NO_PAD.decode(ES256_X).unwrap());
+        sec1.extend(URL_SAFE_NO_PAD.decode(ES256_Y).unwrap());
+        let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).unwrap();
+
+        let c = claims(now(), 300);
+        let mut tokens = std::collections::HashSet::new();
+        for _ in 0..32 {
+            let token = ring.sign(&c).unwrap();
+            let (input, sig_b64) = token.rsplit_once('.').unwrap();
+            let sig_bytes = URL_SAFE_NO_PAD.decode(sig_b64).unwrap();
+            assert_eq!(sig_bytes.len(), 64, "fixed r || s, not DER");
+            let sig = p256::ecdsa::Signature::from_slice(&sig_bytes).unwrap();
+            vk.verify(input.as_bytes(), &sig).unwrap();
+            let data = verify_with_jwks(&token, &jwks, Algorithm::ES256).unwrap();
+            assert_eq!(data.header.kid.as_deref(), Some(ES256_KID));
+            assert_eq!(data.claims, serde_json::to_value(&c).unwrap());
+            tokens.insert(token);
+        }
+        assert_eq!(
+            tokens.len(),
+            32,
+            "randomized nonces: every signature differs"
+        );
+
+        // The pure-Rust fallback signer and the fast signer agree on the key.
+        let token = ring.sign(&c).unwrap();
+        let input = token.rsplit_once('.').unwrap().0;
+        let slow = signer.sign_raw(input.as_bytes()).unwrap();
+        let slow = p256::ecdsa::Signature::from_slice(&slow).unwrap();
+        vk.verify(input.as_bytes(), &slow).unwrap();
     }
 
     #[test]
@@ -292,8 +401,17 @@ mod tests {
             // Raw r||s for ES256 (a DER signature would be 70-72 bytes), 64 bytes for Ed25519.
             assert_eq!(URL_SAFE_NO_PAD.decode(parts[2]).unwrap().len(), 64);
             assert!(!token.contains('='), "no padding");
-            // Deterministic: same claims, same token.
-            assert_eq!(ring.sign(&claims(1, 1)).unwrap(), token);
+            // Ed25519 is deterministic (same claims, same token); ES256 uses a random nonce.
+            let again = ring.sign(&claims(1, 1)).unwrap();
+            if alg == SigningAlg::ES256 {
+                assert_ne!(again, token);
+                assert_eq!(
+                    again.rsplit_once('.').unwrap().0,
+                    token.rsplit_once('.').unwrap().0
+                );
+            } else {
+                assert_eq!(again, token);
+            }
         }
     }
 
