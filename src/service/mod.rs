@@ -32,7 +32,7 @@ use crate::judge::{self, JudgeRequest, Judgement};
 use crate::kind::{Kind, Outcome};
 use crate::policy::TargetHost;
 use crate::problem::Problem;
-use crate::server::request::{ExpectBody, FetchApiRequest};
+use crate::request::{ExpectBody, FetchApiRequest};
 use crate::telemetry::{AuditFacts, AuditHead, Telemetry};
 use crate::verdict::{AnswerHead, JudgedClaims, KeyRing, new_jti, splice_json, splice_payload};
 use cache::{Lookup, VerdictCache};

@@ -102,15 +102,9 @@ impl Refusal {
     }
 }
 
-/// Every scope label [`Refusal::scope`] can return, for pre-registering the metric.
-pub const SCOPES: [&str; 6] = [
-    "caller",
-    "target_host",
-    "caller_target_host",
-    "caller_queue",
-    "queue_timeout",
-    "global",
-];
+/// Every scope label [`Refusal::scope`] can return, for pre-registering the metric (the
+/// list lives with the metric, a layer below).
+pub use crate::telemetry::metrics::SCOPES;
 
 pub(crate) fn quota(per_s: u32, burst: u32) -> Quota {
     let per_s = NonZeroU32::new(per_s).unwrap_or(NonZeroU32::MIN);
