@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::documents::strict_json::{JsonLimits, read_object};
 use crate::kind::{Kind, Profile};
+use crate::refusal::Refused;
 
 /// Expectations a caller can state about the document. Serialized as the verdict's
 /// `expect` claim, so a verdict records what it was judged against.
@@ -52,26 +53,17 @@ pub struct FetchApiRequest {
 }
 
 /// Parses the `X-Portcullis-Deadline-Ms` header value: decimal milliseconds.
-pub fn parse_deadline_header(value: &[u8]) -> Result<u64, RequestError> {
+pub fn parse_deadline_header(value: &[u8]) -> Result<u64, Refused> {
     std::str::from_utf8(value)
         .ok()
         .map(str::trim)
         .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|v| v.parse::<u64>().ok())
-        .ok_or_else(|| RequestError {
-            code: "invalid_request",
-            detail: "X-Portcullis-Deadline-Ms must be a whole number of milliseconds".into(),
+        .ok_or_else(|| {
+            Refused::InvalidRequest(
+                "X-Portcullis-Deadline-Ms must be a whole number of milliseconds".into(),
+            )
         })
-}
-
-/// Why a request body was refused (HTTP 400).
-#[derive(Debug, thiserror::Error)]
-#[error("{detail}")]
-pub struct RequestError {
-    /// Stable code.
-    pub code: &'static str,
-    /// Human sentence.
-    pub detail: String,
 }
 
 /// Longest `expect` value accepted; they are URLs.
@@ -81,10 +73,9 @@ pub const MAX_EXPECT_BYTES: usize = 2_048;
 ///
 /// The body and `expect` must be JSON objects: serde's derived structs would also accept
 /// arrays (`["https://a.example/x","jwks"]`), positional members nobody documented.
-pub fn parse_fetch_request(body: &[u8]) -> Result<FetchApiRequest, RequestError> {
-    let invalid = |why: String| RequestError {
-        code: "invalid_request",
-        detail: format!("request body is not a valid fetch request: {why}"),
+pub fn parse_fetch_request(body: &[u8]) -> Result<FetchApiRequest, Refused> {
+    let invalid = |why: String| {
+        Refused::InvalidRequest(format!("request body is not a valid fetch request: {why}"))
     };
     let map = read_object(body, &JsonLimits::default()).map_err(|p| invalid(p.detail))?;
     if map.get("expect").is_some_and(|e| !e.is_object()) {
@@ -100,10 +91,9 @@ pub fn parse_fetch_request(body: &[u8]) -> Result<FetchApiRequest, RequestError>
     .flatten()
     .any(|v| v.len() > MAX_EXPECT_BYTES);
     if too_long {
-        return Err(RequestError {
-            code: "invalid_request",
-            detail: format!("expect values are limited to {MAX_EXPECT_BYTES} bytes"),
-        });
+        return Err(Refused::InvalidRequest(format!(
+            "expect values are limited to {MAX_EXPECT_BYTES} bytes"
+        )));
     }
     Ok(request)
 }
@@ -142,7 +132,7 @@ mod tests {
             br#"{"url":"https://a.example/x","kind":"jwks","kind":"json"}"#,
         ] {
             let err = parse_fetch_request(body).unwrap_err();
-            assert_eq!(err.code, "invalid_request");
+            assert_eq!(err.code(), "invalid_request");
         }
     }
 
@@ -166,7 +156,7 @@ mod tests {
         assert_eq!(parse_deadline_header(b" 2500 ").unwrap(), 2_500);
         for bad in [&b""[..], b"-1", b"1.5", b"abc", b"99999999999999999999999"] {
             assert_eq!(
-                parse_deadline_header(bad).unwrap_err().code,
+                parse_deadline_header(bad).unwrap_err().code(),
                 "invalid_request"
             );
         }

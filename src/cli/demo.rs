@@ -13,7 +13,7 @@ use portcullis::fetch::resolver::{HickoryResolver, Resolve};
 use portcullis::kind::Kind;
 use portcullis::policy::{Policy, PolicyOptions, RulesFile};
 use portcullis::server::request::{ExpectBody, FetchApiRequest};
-use portcullis::service::{SIGNING_FAILED, Service, VerdictError};
+use portcullis::service::Service;
 use portcullis::testing::dns::{DnsBehavior, DnsResponder};
 use portcullis::testing::origin::{Route, TestOrigin};
 use portcullis::testing::pki::{TestCa, Validity};
@@ -274,10 +274,7 @@ pub async fn run() -> u8 {
         let reply = match lab.service.verdict("demo", request, started).await {
             Ok(reply) => reply,
             Err(e) => {
-                let code = match e {
-                    VerdictError::Refused(refusal) => refusal.code.as_str(),
-                    VerdictError::SigningFailed => SIGNING_FAILED,
-                };
+                let code = e.code();
                 println!("{:<12} {:<8} {:<36} {}", "refused", "-", what, code);
                 continue;
             }

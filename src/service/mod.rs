@@ -64,30 +64,15 @@ impl FetchKey {
     }
 }
 
-/// Why a request got no verdict.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum VerdictError {
-    /// A limit refused it (429 / 503, retryable).
-    Refused(Refusal),
-    /// The verdict could not be serialized or signed: answered 500 `signing_failed`,
-    /// never cached (fail closed: no unsigned answer is ever given).
-    SigningFailed,
-}
-
-impl From<Refusal> for VerdictError {
-    fn from(refusal: Refusal) -> Self {
-        VerdictError::Refused(refusal)
-    }
-}
-
-/// Stable code of [`VerdictError::SigningFailed`].
-pub const SIGNING_FAILED: &str = "signing_failed";
+/// Why a request got no verdict: the API's one refusal enum (`crate::refusal`); a
+/// failed signature is `Refused::SigningFailed`, answered 500 and never cached.
+pub use crate::refusal::{Refused, SIGNING_FAILED};
 
 /// Time kept back from the caller's deadline for signing and writing the answer, so the
 /// deadline verdict arrives before the deadline rather than at it.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(10);
 
-type Produced = Result<Arc<Settled>, VerdictError>;
+type Produced = Result<Arc<Settled>, Refused>;
 
 /// The running service.
 pub struct Service {
@@ -220,7 +205,7 @@ impl Service {
         caller: &str,
         request: FetchApiRequest,
         received: Instant,
-    ) -> Result<Bytes, VerdictError> {
+    ) -> Result<Bytes, Refused> {
         let deadline = self.deadline(request.deadline_ms, received);
         let key = FetchKey {
             kind: request.kind,
@@ -241,7 +226,7 @@ impl Service {
         let flight = async {
             let (mut produced, role) = self.fly(&key, caller).await;
             if role == Role::Joined
-                && let Some(Err(VerdictError::Refused(refusal))) = &produced
+                && let Some(Err(Refused::Limited(refusal))) = &produced
                 && refusal.is_caller_scoped()
             {
                 // Refused by the *leader's* own budget or queue: this caller has its own,
@@ -267,7 +252,7 @@ impl Service {
                 match produced {
                     Some(produced) => produced?,
                     None => {
-                        return Err(VerdictError::Refused(Refusal::soon(limits::OVERLOADED)));
+                        return Err(Refused::Limited(Refusal::soon(limits::Limit::Overloaded)));
                     }
                 }
             }
@@ -289,12 +274,7 @@ impl Service {
 
     /// Signs one answer: a fresh head (`iss, aud, iat, exp, jti, cache`) spliced before the
     /// settled claims text; `{"verdict": JWS, "claims": payload}` built without reparsing.
-    fn answer(
-        &self,
-        caller: &str,
-        settled: &Settled,
-        cache_hit: bool,
-    ) -> Result<Bytes, VerdictError> {
+    fn answer(&self, caller: &str, settled: &Settled, cache_hit: bool) -> Result<Bytes, Refused> {
         let now = unix_now();
         let jti = new_jti(&mut rand::thread_rng());
         let head = AnswerHead {
@@ -323,10 +303,10 @@ impl Service {
     }
 
     /// The compact, shareable form of a judgement.
-    fn settle(&self, key: &FetchKey, j: &Judgement) -> Result<Settled, VerdictError> {
+    fn settle(&self, key: &FetchKey, j: &Judgement) -> Result<Settled, Refused> {
         let failed = |e: serde_json::Error| {
             tracing::error!(error = %e, "serializing verdict claims failed");
-            VerdictError::SigningFailed
+            Refused::SigningFailed
         };
         let expect = if key.expect.is_empty() {
             None
@@ -363,7 +343,7 @@ impl Service {
 
     /// The verdict for a caller whose deadline ran out: `unreachable`, `deadline_exceeded`.
     /// Never cached (another caller's deadline may be longer).
-    fn deadline_settled(&self, key: &FetchKey, ms: u128) -> Result<Settled, VerdictError> {
+    fn deadline_settled(&self, key: &FetchKey, ms: u128) -> Result<Settled, Refused> {
         let problem = Problem::error(
             crate::fetch::codes::DEADLINE_EXCEEDED,
             format!("no answer within the caller's deadline of {ms} ms"),
@@ -487,13 +467,13 @@ fn sign_answer(
     keys: &KeyRing,
     head: &AnswerHead<'_>,
     claims: &str,
-) -> Result<(String, Vec<u8>), VerdictError> {
+) -> Result<(String, Vec<u8>), Refused> {
     let signed = splice_payload(head, claims)
         .map_err(crate::verdict::SignError::from)
         .and_then(|payload| Ok((keys.sign_payload(&payload)?, payload)));
     signed.map_err(|e| {
         tracing::error!(error = %e, code = e.code(), "signing a verdict failed");
-        VerdictError::SigningFailed
+        Refused::SigningFailed
     })
 }
 
@@ -538,7 +518,7 @@ mod tests {
         let ring = ring();
         assert_eq!(
             sign_answer(&ring, &head("j"), "[1]").unwrap_err(),
-            VerdictError::SigningFailed
+            Refused::SigningFailed
         );
         let (jws, payload) = sign_answer(&ring, &head("j"), r#"{"url":"u"}"#).unwrap();
         assert_eq!(jws.split('.').count(), 3);
