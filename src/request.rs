@@ -1,9 +1,16 @@
-//! The `POST /v1/fetch` request body: parsed strictly (unknown members are errors) because
-//! a typo in `expect` must not silently weaken a check.
+//! One fetch request, from the wire to the fetcher. The `POST /v1/fetch` body is parsed
+//! strictly (unknown members are errors, because a typo in `expect` must not silently
+//! weaken a check) into [`FetchApiRequest`], then resolved once by the server into a
+//! [`FetchRequest`]: the [`FetchKey`] (the question: cache, single-flight and fleet key,
+//! and what the judge and the validators read) plus the caller's deadline. The layers
+//! below take these types and never re-parse the body.
+
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::documents::Expect;
 use crate::documents::strict_json::{JsonLimits, read_object};
 use crate::kind::{Kind, Profile};
 use crate::refusal::Refused;
@@ -50,6 +57,65 @@ pub struct FetchApiRequest {
     /// `unreachable` verdict with `deadline_exceeded` rather than nothing.
     #[serde(default)]
     pub deadline_ms: Option<u64>,
+}
+
+impl FetchApiRequest {
+    /// Resolves the wire request once: the profile falls back to `default_profile` (so the
+    /// same question asked with and without the default shares one cache entry) and the
+    /// deadline is the instant the server computed from `deadline_ms` and its header.
+    pub fn resolve(self, default_profile: Profile, deadline: Instant) -> FetchRequest {
+        FetchRequest {
+            key: FetchKey {
+                kind: self.kind,
+                url: self.url,
+                expect: self.expect,
+                profile: self.profile.unwrap_or(default_profile),
+            },
+            deadline,
+        }
+    }
+}
+
+/// One parsed, resolved fetch request: what the service answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchRequest {
+    /// The question (kind, URL, expectations, profile).
+    pub key: FetchKey,
+    /// When the caller stops waiting (already clamped to `[limits] max_deadline_ms`).
+    pub deadline: Instant,
+}
+
+/// The question a request asks, the same from any caller: the cache and single-flight
+/// key (serializable, so a shared fleet cache can key on it), and the judge's input.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FetchKey {
+    /// Kind.
+    pub kind: Kind,
+    /// URL as sent.
+    pub url: String,
+    /// Expectations.
+    pub expect: ExpectBody,
+    /// Profile judged by (the request's, else `[documents] profile`), resolved so the
+    /// same question asked with and without the default profile shares one entry.
+    pub profile: Profile,
+}
+
+impl FetchKey {
+    /// Heap bytes the key owns (its strings), for the cache's byte budget.
+    pub fn heap_bytes(&self) -> usize {
+        self.url.capacity()
+            + self.expect.resource.as_ref().map_or(0, String::capacity)
+            + self.expect.issuer.as_ref().map_or(0, String::capacity)
+    }
+
+    /// The expectations as the document validators read them (profile resolved).
+    pub fn documents_expect(&self) -> Expect {
+        Expect {
+            resource: self.expect.resource.clone(),
+            issuer: self.expect.issuer.clone(),
+            profile: Some(self.profile),
+        }
+    }
 }
 
 /// Parses the `X-Portcullis-Deadline-Ms` header value: decimal milliseconds.
@@ -174,6 +240,36 @@ mod tests {
         );
         assert!(!e.is_empty());
         assert!(ExpectBody::default().is_empty());
+    }
+
+    #[test]
+    fn resolving_fills_the_default_profile_once() {
+        let now = Instant::now();
+        let r = parse_fetch_request(br#"{"url":"https://a.example/x","kind":"jwks"}"#)
+            .unwrap()
+            .resolve(Profile::Mcp, now);
+        assert_eq!((r.key.profile, r.deadline), (Profile::Mcp, now));
+        assert_eq!(r.key.documents_expect().profile, Some(Profile::Mcp));
+        let r = parse_fetch_request(
+            br#"{"url":"https://a.example/x","kind":"jwks","profile":"atproto"}"#,
+        )
+        .unwrap()
+        .resolve(Profile::Mcp, now);
+        assert_eq!(r.key.profile, Profile::Atproto);
+    }
+
+    #[test]
+    fn the_key_counts_its_strings() {
+        let key = FetchKey {
+            kind: Kind::Json,
+            url: "x".repeat(100),
+            expect: ExpectBody {
+                resource: Some("r".repeat(50)),
+                issuer: None,
+            },
+            profile: Profile::Oauth,
+        };
+        assert!(key.heap_bytes() >= 150);
     }
 
     #[test]

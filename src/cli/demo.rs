@@ -271,6 +271,7 @@ pub async fn run() -> u8 {
             profile: None,
             deadline_ms: None,
         };
+        let request = lab.service.resolve(request, started);
         let reply = match lab.service.verdict("demo", request, started).await {
             Ok(reply) => reply,
             Err(e) => {

@@ -383,7 +383,8 @@ impl App {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        rt.service.verdict(&caller, parsed, received).await
+        let resolved = rt.service.resolve(parsed, received);
+        rt.service.verdict(&caller, resolved, received).await
     }
 }
 

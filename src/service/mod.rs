@@ -26,13 +26,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 
 use crate::config::Config;
-use crate::documents::Expect;
 use crate::fetch::Fetcher;
-use crate::judge::{self, JudgeRequest, Judgement};
+use crate::judge::{self, Judgement};
 use crate::kind::{Kind, Outcome};
 use crate::policy::TargetHost;
 use crate::problem::Problem;
-use crate::request::{ExpectBody, FetchApiRequest};
+use crate::request::{FetchApiRequest, FetchRequest};
 use crate::telemetry::{AuditFacts, AuditHead, Telemetry};
 use crate::verdict::{AnswerHead, JudgedClaims, KeyRing, new_jti, splice_json, splice_payload};
 use cache::{Lookup, VerdictCache};
@@ -40,29 +39,8 @@ use coalesce::{Role, SingleFlight};
 use limits::{Admission, Refusal};
 pub use settled::{ENTRY_OVERHEAD_BYTES, Settled};
 
-/// Cache and single-flight key: the same question from any caller (serializable, so a
-/// shared cache can key on it).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub struct FetchKey {
-    /// Kind.
-    pub kind: Kind,
-    /// URL as sent.
-    pub url: String,
-    /// Expectations.
-    pub expect: ExpectBody,
-    /// Profile judged by (the request's, else `[documents] profile`), resolved so the
-    /// same question asked with and without the default profile shares one entry.
-    pub profile: crate::kind::Profile,
-}
-
-impl FetchKey {
-    /// Heap bytes the key owns (its strings), for the cache's byte budget.
-    pub fn heap_bytes(&self) -> usize {
-        self.url.capacity()
-            + self.expect.resource.as_ref().map_or(0, String::capacity)
-            + self.expect.issuer.as_ref().map_or(0, String::capacity)
-    }
-}
+/// The cache and single-flight key, defined with the request it comes from.
+pub use crate::request::FetchKey;
 
 /// Why a request got no verdict: the API's one refusal enum (`crate::refusal`); a
 /// failed signature is `Refused::SigningFailed`, answered 500 and never cached.
@@ -198,21 +176,22 @@ impl Service {
         received + Duration::from_millis(ms)
     }
 
+    /// Resolves a parsed request body once, under this service's config: the default
+    /// `[documents] profile` and the caller's deadline clamped from `received`.
+    pub fn resolve(&self, request: FetchApiRequest, received: Instant) -> FetchRequest {
+        let deadline = self.deadline(request.deadline_ms, received);
+        request.resolve(self.config.documents.profile, deadline)
+    }
+
     /// Answers one fetch request with a freshly signed verdict (the JSON reply body).
     /// `received` is when the request arrived; the caller's deadline counts from it.
     pub async fn verdict(
         self: &Arc<Self>,
         caller: &str,
-        request: FetchApiRequest,
+        request: FetchRequest,
         received: Instant,
     ) -> Result<Bytes, Refused> {
-        let deadline = self.deadline(request.deadline_ms, received);
-        let key = FetchKey {
-            kind: request.kind,
-            url: request.url,
-            expect: request.expect,
-            profile: request.profile.unwrap_or(self.config.documents.profile),
-        };
+        let FetchRequest { key, deadline } = request;
         let cached = self
             .cache
             .lock()
@@ -348,7 +327,7 @@ impl Service {
             crate::fetch::codes::DEADLINE_EXCEEDED,
             format!("no answer within the caller's deadline of {ms} ms"),
         );
-        let mut j = judge::refused_before_fetch(&judge_request(key), vec![problem]);
+        let mut j = judge::refused_before_fetch(&key.url, vec![problem]);
         j.outcome = Outcome::Unreachable;
         self.settle(key, &j)
     }
@@ -356,15 +335,16 @@ impl Service {
     /// Layers 4–6 for a cache miss; runs once per key however many callers wait. The
     /// host budgets and the fetch slot are charged to `caller`, the one that started it.
     async fn produce(&self, key: FetchKey, caller: &str) -> Produced {
-        let request = judge_request(&key);
         let policy = self.fetcher.policy();
         let mut flight_lock = None;
-        let pre = judge::precheck(&request, policy, &self.config);
+        // The kind's pre-check and the URL rules, once each: the checked URL goes on to the
+        // fetcher, which does not check it again.
+        let pre = judge::precheck(&key, policy, &self.config);
         let judgement = if crate::problem::any_error(&pre) {
-            judge::refused_before_fetch(&request, pre)
+            judge::refused_before_fetch(&key.url, pre)
         } else {
             match policy.check_url(&key.url) {
-                Err(problems) => judge::refused_before_fetch(&request, problems),
+                Err(problems) => judge::refused_before_fetch(&key.url, problems),
                 Ok(safe) => {
                     let host = match safe.host() {
                         TargetHost::Domain(name) => name.clone(),
@@ -403,7 +383,7 @@ impl Service {
                     // Every later hop's host is charged to the same caller (redirect fan-in).
                     let hops = self.admission.hop_gate(caller);
                     let fetcher = self.fetcher.with_hop_gate(hops.clone());
-                    let judgement = judge::judge(&fetcher, &self.config, &request).await;
+                    let judgement = judge::judge_checked(&fetcher, &self.config, &key, safe).await;
                     if let Some(refusal) = hops.refused() {
                         self.telemetry.rate_limited(refusal.scope());
                         if let Some(lock) = flight_lock.take() {
@@ -477,18 +457,6 @@ fn sign_answer(
     })
 }
 
-fn judge_request(key: &FetchKey) -> JudgeRequest {
-    JudgeRequest {
-        kind: key.kind,
-        url: key.url.clone(),
-        expect: Expect {
-            resource: key.expect.resource.clone(),
-            issuer: key.expect.issuer.clone(),
-            profile: Some(key.profile),
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -527,19 +495,5 @@ mod tests {
             (v["jti"].as_str(), v["url"].as_str()),
             (Some("j"), Some("u"))
         );
-    }
-
-    #[test]
-    fn the_key_counts_its_strings() {
-        let key = FetchKey {
-            kind: Kind::Json,
-            url: "x".repeat(100),
-            expect: ExpectBody {
-                resource: Some("r".repeat(50)),
-                issuer: None,
-            },
-            profile: crate::kind::Profile::Oauth,
-        };
-        assert!(key.heap_bytes() >= 150);
     }
 }
