@@ -383,7 +383,11 @@ impl Service {
                     // Every later hop's host is charged to the same caller (redirect fan-in).
                     let hops = self.admission.hop_gate(caller);
                     let fetcher = self.fetcher.with_hop_gate(hops.clone());
-                    let judgement = judge::judge_checked(&fetcher, &self.config, &key, safe).await;
+                    // Boxed: the fetch's state machine (TLS, hyper, redirects) is allocated
+                    // only once a slot is granted, so each of the up to `max_queued`
+                    // waiting flights holds a small future, not a fetch-sized one.
+                    let judgement =
+                        Box::pin(judge::judge_checked(&fetcher, &self.config, &key, safe)).await;
                     if let Some(refusal) = hops.refused() {
                         self.telemetry.rate_limited(refusal.scope());
                         if let Some(lock) = flight_lock.take() {
