@@ -161,7 +161,9 @@ impl Service {
     /// Layer 1: the caller's request rate.
     pub async fn admit_caller(&self, caller: &str) -> Result<(), Refusal> {
         // FLEET SEAM 2 (rate): fleet-wide when Redis answers, else the local limiter.
-        let decision = match self.fleet_admit_caller(caller).await {
+        // Boxed (as every Redis round trip here): a request's future is sized by its
+        // largest await, and the fleet's client futures are large.
+        let decision = match Box::pin(self.fleet_admit_caller(caller)).await {
             Some(decision) => decision,
             None => self.admission.admit_caller(caller),
         };
@@ -353,7 +355,7 @@ impl Service {
                     // FLEET SEAM 1 (lookup + flight): another replica's result, or the
                     // fleet-wide lock for this question (it comes with the fleet-wide host
                     // ceiling, same round trip), or local. The local budgets apply as well.
-                    let admitted = match self.fleet_acquire(&key, &host).await {
+                    let admitted = match Box::pin(self.fleet_acquire(&key, &host)).await {
                         fleet_glue::FleetStep::Shared(settled) => return Ok(settled),
                         fleet_glue::FleetStep::Refused(refusal) => Err(refusal),
                         fleet_glue::FleetStep::Lead(lock) => {
