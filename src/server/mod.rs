@@ -368,6 +368,11 @@ impl App {
             Ok(Ok(collected)) => collected.to_bytes(),
         };
         let parsed = request::parse_fetch_request(&bytes);
+        // The body may be a slice of the connection's read buffer: keep it past this point
+        // and the whole buffer stays pinned while the request waits, and hyper allocates
+        // another for the next read. Everything needed was copied out by the parser.
+        drop(bytes);
+        drop(authorization);
         if let Ok(asked) = &parsed {
             *asked_out = Some((asked.url.clone(), asked.kind));
         }
