@@ -10,8 +10,9 @@ use crate::facts::FetchFacts;
 use crate::fetch::media::CacheHints;
 use crate::fetch::{FetchReport, FetchRequest, FetchStatus, Fetcher, HopTrace, PhaseTimings};
 use crate::kind::{Kind, Outcome};
-use crate::policy::Policy;
+use crate::policy::{Policy, SafeUrl};
 use crate::problem::{Problem, any_error};
+use crate::request::{ExpectBody, FetchKey};
 
 /// The egress policy as the documents module sees it: URLs inside documents must pass
 /// the same URL and host rules as the URLs we fetch.
@@ -23,7 +24,8 @@ impl UrlRules for PolicyUrlRules<'_> {
     }
 }
 
-/// What the caller asked to have judged.
+/// What a tool asked to have judged (`portcullis check`, the sealed lab); the service
+/// judges a [`FetchKey`] directly, and this is resolved into one ([`JudgeRequest::key`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JudgeRequest {
     /// Document kind.
@@ -32,6 +34,21 @@ pub struct JudgeRequest {
     pub url: String,
     /// Expectations (resource, issuer).
     pub expect: Expect,
+}
+
+impl JudgeRequest {
+    /// The request as the one question type, its profile resolved against the default.
+    pub fn key(&self, default_profile: crate::kind::Profile) -> FetchKey {
+        FetchKey {
+            kind: self.kind,
+            url: self.url.clone(),
+            expect: ExpectBody {
+                resource: self.expect.resource.clone(),
+                issuer: self.expect.issuer.clone(),
+            },
+            profile: self.expect.profile.unwrap_or(default_profile),
+        }
+    }
 }
 
 /// Everything a verdict, an audit record and the cache need.
@@ -58,7 +75,7 @@ pub struct Judgement {
 }
 
 /// Problems from the kind's pre-fetch checks; errors mean "do not fetch".
-pub fn precheck(request: &JudgeRequest, policy: &Policy, config: &Config) -> Vec<Problem> {
+pub fn precheck(request: &FetchKey, policy: &Policy, config: &Config) -> Vec<Problem> {
     let rules = PolicyUrlRules(policy);
     let ctx = Context::new(&rules, &config.documents);
     documents::precheck_url(request.kind, &request.url, &ctx)
@@ -66,7 +83,7 @@ pub fn precheck(request: &JudgeRequest, policy: &Policy, config: &Config) -> Vec
 
 /// Pure: turns a fetch report into a judgement by running the kind's validator.
 pub fn decide(
-    request: &JudgeRequest,
+    request: &FetchKey,
     report: FetchReport,
     policy: &Policy,
     config: &Config,
@@ -89,8 +106,8 @@ pub fn decide(
             let rules = PolicyUrlRules(policy);
             let ctx = Context::new(&rules, &config.documents);
             let body = judgement.body.clone().unwrap_or_default();
-            let validated =
-                documents::validate(request.kind, &request.url, &body, &request.expect, &ctx);
+            let expect: Expect = request.documents_expect();
+            let validated = documents::validate(request.kind, &request.url, &body, &expect, &ctx);
             judgement.outcome = if any_error(&validated.problems) {
                 Outcome::Invalid
             } else {
@@ -104,12 +121,12 @@ pub fn decide(
 }
 
 /// A judgement that stopped before fetching (pre-checks failed).
-pub fn refused_before_fetch(request: &JudgeRequest, problems: Vec<Problem>) -> Judgement {
+pub fn refused_before_fetch(url: &str, problems: Vec<Problem>) -> Judgement {
     Judgement {
         outcome: Outcome::Blocked,
         problems,
         facts: FetchFacts {
-            final_url: request.url.clone(),
+            final_url: url.to_owned(),
             ..FetchFacts::default()
         },
         body: None,
@@ -121,17 +138,37 @@ pub fn refused_before_fetch(request: &JudgeRequest, problems: Vec<Problem>) -> J
     }
 }
 
-/// Pre-checks, fetches under the kind's rules, validates.
-pub async fn judge(fetcher: &Fetcher, config: &Config, request: &JudgeRequest) -> Judgement {
-    let pre = precheck(request, fetcher.policy(), config);
-    if any_error(&pre) {
-        return refused_before_fetch(request, pre);
+/// The fetch of a question under its kind's rules (body cap, redirects).
+fn fetch_request(key: &FetchKey, config: &Config) -> FetchRequest {
+    FetchRequest {
+        url: key.url.clone(),
+        max_body_bytes: config.limits.max_body_bytes.for_kind(key.kind),
+        follow_redirects: documents::follows_redirects(key.kind),
     }
-    let fetch = FetchRequest {
-        url: request.url.clone(),
-        max_body_bytes: config.limits.max_body_bytes.for_kind(request.kind),
-        follow_redirects: documents::follows_redirects(request.kind),
-    };
-    let report = fetcher.fetch(&fetch).await;
-    decide(request, report, fetcher.policy(), config)
+}
+
+/// Pre-checks, fetches under the kind's rules, validates (the tools' path: every check here).
+pub async fn judge(fetcher: &Fetcher, config: &Config, request: &JudgeRequest) -> Judgement {
+    let key = request.key(config.documents.profile);
+    let pre = precheck(&key, fetcher.policy(), config);
+    if any_error(&pre) {
+        return refused_before_fetch(&key.url, pre);
+    }
+    let report = fetcher.fetch(&fetch_request(&key, config)).await;
+    decide(&key, report, fetcher.policy(), config)
+}
+
+/// Fetches and validates a question whose pre-check passed and whose URL already passed
+/// the fetcher's policy (`url` from `fetcher.policy().check_url(&key.url)`): the service's
+/// path, so the pre-check and the URL rules run once per request, not twice.
+pub async fn judge_checked(
+    fetcher: &Fetcher,
+    config: &Config,
+    key: &FetchKey,
+    url: SafeUrl,
+) -> Judgement {
+    let report = fetcher
+        .fetch_checked(&fetch_request(key, config), url)
+        .await;
+    decide(key, report, fetcher.policy(), config)
 }

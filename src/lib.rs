@@ -26,6 +26,8 @@ pub mod kind;
 pub mod policy;
 pub mod problem;
 pub mod proxy;
+pub mod refusal;
+pub mod request;
 pub mod server;
 pub mod service;
 pub mod telemetry;

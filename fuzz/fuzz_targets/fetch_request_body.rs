@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 fuzz_target!(|data: &[u8]| {
     match parse_fetch_request(data) {
-        Err(e) => assert_eq!(e.code, "invalid_request"),
+        Err(e) => assert_eq!(e.code(), "invalid_request"),
         Ok(r) => {
             for v in [&r.expect.resource, &r.expect.issuer].into_iter().flatten() {
                 assert!(v.len() <= MAX_EXPECT_BYTES);

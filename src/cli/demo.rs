@@ -13,7 +13,7 @@ use portcullis::fetch::resolver::{HickoryResolver, Resolve};
 use portcullis::kind::Kind;
 use portcullis::policy::{Policy, PolicyOptions, RulesFile};
 use portcullis::server::request::{ExpectBody, FetchApiRequest};
-use portcullis::service::{SIGNING_FAILED, Service, VerdictError};
+use portcullis::service::Service;
 use portcullis::testing::dns::{DnsBehavior, DnsResponder};
 use portcullis::testing::origin::{Route, TestOrigin};
 use portcullis::testing::pki::{TestCa, Validity};
@@ -271,13 +271,11 @@ pub async fn run() -> u8 {
             profile: None,
             deadline_ms: None,
         };
+        let request = lab.service.resolve(request, started);
         let reply = match lab.service.verdict("demo", request, started).await {
             Ok(reply) => reply,
             Err(e) => {
-                let code = match e {
-                    VerdictError::Refused(refusal) => refusal.code.as_str(),
-                    VerdictError::SigningFailed => SIGNING_FAILED,
-                };
+                let code = e.code();
                 println!("{:<12} {:<8} {:<36} {}", "refused", "-", what, code);
                 continue;
             }

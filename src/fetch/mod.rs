@@ -321,6 +321,17 @@ impl Fetcher {
     /// Fetches one URL under every rule. Never panics and never returns an error: every way
     /// a fetch can end is a [`FetchReport`].
     pub async fn fetch(&self, request: &FetchRequest) -> FetchReport {
+        self.fetch_from(request, None).await
+    }
+
+    /// [`Fetcher::fetch`] of a URL that already passed this fetcher's policy (the service
+    /// checked it to find the host to charge), so the URL rules are not run twice. Every
+    /// redirect target and every DNS answer is still checked.
+    pub async fn fetch_checked(&self, request: &FetchRequest, url: SafeUrl) -> FetchReport {
+        self.fetch_from(request, Some(url)).await
+    }
+
+    async fn fetch_from(&self, request: &FetchRequest, checked: Option<SafeUrl>) -> FetchReport {
         let fetched_at = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -343,7 +354,11 @@ impl Fetcher {
             },
             started,
         };
-        let mut current = match self.policy.check_url(&request.url) {
+        let checked = match checked {
+            Some(url) => Ok(url),
+            None => self.policy.check_url(&request.url),
+        };
+        let mut current = match checked {
             Ok(url) => url,
             Err(problems) => return run.finish(FetchStatus::Blocked, problems),
         };

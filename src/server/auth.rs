@@ -5,32 +5,11 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::config::{CallerConfig, TokenHash};
+use crate::refusal::Refused;
 
 /// Name used for `aud` (and the audit `caller`) when no callers are configured: the service
 /// then answers anyone who can reach its loopback listener, and verdicts say so.
 pub const ANONYMOUS_CALLER: &str = "anonymous";
-
-/// Why a request was not authenticated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum AuthError {
-    /// No `Authorization: Bearer` header.
-    #[error("missing bearer token")]
-    MissingToken,
-    /// A token that matches no configured caller.
-    #[error("invalid bearer token")]
-    InvalidToken,
-}
-
-impl AuthError {
-    /// Stable error code for the JSON error body.
-    pub fn code(self) -> &'static str {
-        match self {
-            AuthError::MissingToken => "missing_token",
-            AuthError::InvalidToken => "invalid_token",
-        }
-    }
-}
 
 /// The configured callers.
 #[derive(Clone, Debug)]
@@ -71,16 +50,16 @@ impl Callers {
     }
 
     /// The caller's name for an `Authorization` header value.
-    pub fn authenticate(&self, authorization: Option<&[u8]>) -> Result<String, AuthError> {
+    pub fn authenticate(&self, authorization: Option<&[u8]>) -> Result<String, Refused> {
         if self.is_open() {
             return Ok(ANONYMOUS_CALLER.to_owned());
         }
-        let header = authorization.ok_or(AuthError::MissingToken)?;
+        let header = authorization.ok_or(Refused::MissingToken)?;
         let token = header
             .strip_prefix(b"Bearer ")
             .or_else(|| header.strip_prefix(b"bearer "))
-            .ok_or(AuthError::MissingToken)?;
-        self.token_owner(token).ok_or(AuthError::InvalidToken)
+            .ok_or(Refused::MissingToken)?;
+        self.token_owner(token).ok_or(Refused::InvalidToken)
     }
 
     /// The caller whose token this is, compared in constant time against every entry; shared
@@ -126,19 +105,16 @@ mod tests {
     #[test]
     fn wrong_missing_and_malformed_tokens_are_refused() {
         let c = callers();
-        assert_eq!(c.authenticate(None), Err(AuthError::MissingToken));
+        assert_eq!(c.authenticate(None), Err(Refused::MissingToken));
         assert_eq!(
             c.authenticate(Some(b"Basic abc")),
-            Err(AuthError::MissingToken)
+            Err(Refused::MissingToken)
         );
         assert_eq!(
             c.authenticate(Some(b"Bearer secret-three")),
-            Err(AuthError::InvalidToken)
+            Err(Refused::InvalidToken)
         );
-        assert_eq!(
-            c.authenticate(Some(b"Bearer ")),
-            Err(AuthError::InvalidToken)
-        );
+        assert_eq!(c.authenticate(Some(b"Bearer ")), Err(Refused::InvalidToken));
     }
 
     #[test]

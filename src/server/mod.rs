@@ -12,7 +12,9 @@ pub mod h2_guard;
 pub mod idle;
 pub mod reload;
 pub mod render_cache;
-pub mod request;
+/// The request body parser, now a layer below the server (`crate::request`); kept under
+/// its old path for tests, tools and the fuzz target.
+pub use crate::request;
 pub mod slots;
 
 use std::convert::Infallible;
@@ -36,8 +38,8 @@ use tokio::net::{TcpListener, UnixListener};
 
 use crate::config::ServerConfig;
 use crate::kind::Kind;
-use crate::service::limits::Refusal;
-use crate::service::{SIGNING_FAILED, Service, VerdictError};
+use crate::refusal::Refused;
+use crate::service::Service;
 use crate::telemetry::metrics::ApiMetrics;
 use arc_swap::ArcSwap;
 use body::ApiBody;
@@ -103,77 +105,24 @@ pub fn error_response(status: StatusCode, code: &str, detail: &str) -> Response<
     json_response(status, &json!({ "error": code, "detail": detail }))
 }
 
-/// A request answered with an error instead of a verdict.
-struct Refused {
-    status: StatusCode,
-    code: String,
-    detail: String,
-    retry_after: Option<Duration>,
-}
-
-impl Refused {
-    fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Refused {
-        Refused {
-            status,
-            code: code.to_owned(),
-            detail: detail.into(),
-            retry_after: None,
-        }
+/// The response for a refusal: status, `{"error","detail","retry_after"?}` and the headers
+/// its status calls for, all read from [`Refused`] (the one place they are decided).
+fn refusal_response(refused: &Refused) -> Response<Body> {
+    let status =
+        StatusCode::from_u16(refused.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = json_response(status, &refused.body());
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
     }
-
-    fn into_response(self) -> Response<Body> {
-        let mut response = match self.retry_after {
-            // Retryable refusals say when in the body too, so an SDK need not read headers.
-            Some(after) => json_response(
-                self.status,
-                &json!({ "error": self.code, "detail": self.detail,
-                         "retry_after": after.as_secs().max(1) }),
-            ),
-            None => error_response(self.status, &self.code, &self.detail),
-        };
-        if self.status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                header::HeaderValue::from_static("Bearer"),
-            );
-        }
-        if let Some(after) = self.retry_after
-            && let Ok(value) = header::HeaderValue::from_str(&after.as_secs().max(1).to_string())
-        {
-            response.headers_mut().insert(header::RETRY_AFTER, value);
-        }
+    if let Some(after) = refused.retry_after_s() {
         response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(after));
     }
-}
-
-impl From<Refusal> for Refused {
-    fn from(refusal: Refusal) -> Refused {
-        let status = if refusal.is_overload() {
-            StatusCode::SERVICE_UNAVAILABLE
-        } else {
-            StatusCode::TOO_MANY_REQUESTS
-        };
-        Refused {
-            status,
-            code: refusal.code.as_str().to_owned(),
-            detail: "limit reached; retry later".to_owned(),
-            retry_after: Some(refusal.retry_after),
-        }
-    }
-}
-
-impl From<VerdictError> for Refused {
-    fn from(e: VerdictError) -> Refused {
-        match e {
-            VerdictError::Refused(refusal) => refusal.into(),
-            // Fail closed: no verdict, a 5xx with a code (and nothing was cached).
-            VerdictError::SigningFailed => Refused::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                SIGNING_FAILED,
-                "the verdict could not be signed",
-            ),
-        }
-    }
+    response
 }
 
 /// Static bodies: built once, shared by every response (a reference count, no copy).
@@ -354,13 +303,13 @@ impl App {
             Err(refused) => {
                 rt.service.audit_refusal(
                     caller.as_deref(),
-                    refused.status.as_u16(),
-                    &refused.code,
+                    refused.status(),
+                    refused.code(),
                     asked
                         .as_ref()
                         .map(|(url, kind): &(String, Kind)| (url.as_str(), *kind)),
                 );
-                refused.into_response()
+                refusal_response(&refused)
             }
         }
     }
@@ -376,10 +325,7 @@ impl App {
             .headers()
             .get(header::AUTHORIZATION)
             .map(|v| v.as_bytes().to_vec());
-        let caller = rt
-            .callers
-            .authenticate(authorization.as_deref())
-            .map_err(|e| Refused::new(StatusCode::UNAUTHORIZED, e.code(), e.to_string()))?;
+        let caller = rt.callers.authenticate(authorization.as_deref())?;
         *caller_out = Some(caller.clone());
         let is_json = request
             .headers()
@@ -387,20 +333,10 @@ impl App {
             .and_then(|v| v.to_str().ok())
             .is_some_and(crate::fetch::media::is_json_media_type);
         if !is_json {
-            return Err(Refused::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "send the request as application/json",
-            ));
+            return Err(Refused::UnsupportedMediaType);
         }
         let max = rt.server.max_request_bytes;
-        let too_large = || {
-            Refused::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "request_too_large",
-                format!("request body is limited to {max} bytes"),
-            )
-        };
+        let too_large = || Refused::RequestTooLarge { max_bytes: max };
         let announced = request
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -413,17 +349,12 @@ impl App {
             .headers()
             .get(request::DEADLINE_HEADER)
             .map(|v| request::parse_deadline_header(v.as_bytes()))
-            .transpose()
-            .map_err(|e| Refused::new(StatusCode::BAD_REQUEST, e.code, e.detail))?;
+            .transpose()?;
         let deadline = Duration::from_millis(rt.server.request_read_timeout_ms);
         let body = Limited::new(request.into_body(), max);
         let bytes = match tokio::time::timeout(deadline, body.collect()).await {
             Err(_) => {
-                return Err(Refused::new(
-                    StatusCode::REQUEST_TIMEOUT,
-                    "request_timeout",
-                    "request body did not arrive in time",
-                ));
+                return Err(Refused::RequestTimeout);
             }
             Ok(Err(e))
                 if e.downcast_ref::<http_body_util::LengthLimitError>()
@@ -432,15 +363,16 @@ impl App {
                 return Err(too_large());
             }
             Ok(Err(_)) => {
-                return Err(Refused::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    "cannot read request body",
-                ));
+                return Err(Refused::InvalidRequest("cannot read request body".into()));
             }
             Ok(Ok(collected)) => collected.to_bytes(),
         };
         let parsed = request::parse_fetch_request(&bytes);
+        // The body may be a slice of the connection's read buffer: keep it past this point
+        // and the whole buffer stays pinned while the request waits, and hyper allocates
+        // another for the next read. Everything needed was copied out by the parser.
+        drop(bytes);
+        drop(authorization);
         if let Ok(asked) = &parsed {
             *asked_out = Some((asked.url.clone(), asked.kind));
         }
@@ -450,17 +382,14 @@ impl App {
             .admit_caller(&caller)
             .await
             .map_err(Refused::from)?;
-        let mut parsed =
-            parsed.map_err(|e| Refused::new(StatusCode::BAD_REQUEST, e.code, e.detail))?;
+        let mut parsed = parsed?;
         // Both given: the shorter deadline wins.
         parsed.deadline_ms = match (parsed.deadline_ms, header_deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        rt.service
-            .verdict(&caller, parsed, received)
-            .await
-            .map_err(Refused::from)
+        let resolved = rt.service.resolve(parsed, received);
+        rt.service.verdict(&caller, resolved, received).await
     }
 }
 
@@ -714,7 +643,7 @@ mod tests {
 
     #[test]
     fn a_signing_failure_is_a_500_with_its_code_never_a_verdict() {
-        let response = Refused::from(VerdictError::SigningFailed).into_response();
+        let response = refusal_response(&Refused::SigningFailed);
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert!(response.headers().get(header::RETRY_AFTER).is_none());
     }

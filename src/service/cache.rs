@@ -24,16 +24,9 @@ pub enum Lookup<V> {
     Miss,
 }
 
-/// Counters the metrics layer reads.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CacheStats {
-    /// Entries now held.
-    pub entries: usize,
-    /// Bytes now held.
-    pub bytes: usize,
-    /// Entries evicted to make room (not expiries).
-    pub evictions: u64,
-}
+/// The counters the metrics layer reads; defined in telemetry (the lower layer) so
+/// telemetry never imports the service.
+pub use crate::telemetry::CacheStats;
 
 /// An LRU map with expiry and a byte budget.
 pub struct VerdictCache<K: Hash + Eq, V: Clone> {

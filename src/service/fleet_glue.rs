@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::limits::{RATE_LIMITED_CALLER, RATE_LIMITED_TARGET_HOST, Refusal};
+use super::limits::{Limit, Refusal};
 use super::{FetchKey, Service, Settled};
 use crate::fleet::envelope::OpenError;
 use crate::fleet::{Acquired, FlightLock, HostLimit, question_id};
@@ -56,7 +56,7 @@ impl Service {
         match fleet.acquire(&id_of(key), wait, Some(limit)).await {
             Acquired::Local => FleetStep::Local,
             Acquired::HostLimited(wait) => FleetStep::Refused(Refusal {
-                code: RATE_LIMITED_TARGET_HOST,
+                limit: Limit::TargetHost,
                 retry_after: wait.max(Duration::from_secs(1)),
             }),
             Acquired::Lead(lock) => FleetStep::Lead(lock),
@@ -125,7 +125,7 @@ impl Service {
             )
             .await?;
         Some(decision.map_err(|wait| Refusal {
-            code: RATE_LIMITED_CALLER,
+            limit: Limit::Caller,
             retry_after: wait.max(Duration::from_secs(1)),
         }))
     }

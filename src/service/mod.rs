@@ -26,13 +26,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 
 use crate::config::Config;
-use crate::documents::Expect;
 use crate::fetch::Fetcher;
-use crate::judge::{self, JudgeRequest, Judgement};
+use crate::judge::{self, Judgement};
 use crate::kind::{Kind, Outcome};
 use crate::policy::TargetHost;
 use crate::problem::Problem;
-use crate::server::request::{ExpectBody, FetchApiRequest};
+use crate::request::{FetchApiRequest, FetchRequest};
 use crate::telemetry::{AuditFacts, AuditHead, Telemetry};
 use crate::verdict::{AnswerHead, JudgedClaims, KeyRing, new_jti, splice_json, splice_payload};
 use cache::{Lookup, VerdictCache};
@@ -40,54 +39,18 @@ use coalesce::{Role, SingleFlight};
 use limits::{Admission, Refusal};
 pub use settled::{ENTRY_OVERHEAD_BYTES, Settled};
 
-/// Cache and single-flight key: the same question from any caller (serializable, so a
-/// shared cache can key on it).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-pub struct FetchKey {
-    /// Kind.
-    pub kind: Kind,
-    /// URL as sent.
-    pub url: String,
-    /// Expectations.
-    pub expect: ExpectBody,
-    /// Profile judged by (the request's, else `[documents] profile`), resolved so the
-    /// same question asked with and without the default profile shares one entry.
-    pub profile: crate::kind::Profile,
-}
+/// The cache and single-flight key, defined with the request it comes from.
+pub use crate::request::FetchKey;
 
-impl FetchKey {
-    /// Heap bytes the key owns (its strings), for the cache's byte budget.
-    pub fn heap_bytes(&self) -> usize {
-        self.url.capacity()
-            + self.expect.resource.as_ref().map_or(0, String::capacity)
-            + self.expect.issuer.as_ref().map_or(0, String::capacity)
-    }
-}
-
-/// Why a request got no verdict.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum VerdictError {
-    /// A limit refused it (429 / 503, retryable).
-    Refused(Refusal),
-    /// The verdict could not be serialized or signed: answered 500 `signing_failed`,
-    /// never cached (fail closed: no unsigned answer is ever given).
-    SigningFailed,
-}
-
-impl From<Refusal> for VerdictError {
-    fn from(refusal: Refusal) -> Self {
-        VerdictError::Refused(refusal)
-    }
-}
-
-/// Stable code of [`VerdictError::SigningFailed`].
-pub const SIGNING_FAILED: &str = "signing_failed";
+/// Why a request got no verdict: the API's one refusal enum (`crate::refusal`); a
+/// failed signature is `Refused::SigningFailed`, answered 500 and never cached.
+pub use crate::refusal::{Refused, SIGNING_FAILED};
 
 /// Time kept back from the caller's deadline for signing and writing the answer, so the
 /// deadline verdict arrives before the deadline rather than at it.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(10);
 
-type Produced = Result<Arc<Settled>, VerdictError>;
+type Produced = Result<Arc<Settled>, Refused>;
 
 /// The running service.
 pub struct Service {
@@ -198,7 +161,9 @@ impl Service {
     /// Layer 1: the caller's request rate.
     pub async fn admit_caller(&self, caller: &str) -> Result<(), Refusal> {
         // FLEET SEAM 2 (rate): fleet-wide when Redis answers, else the local limiter.
-        let decision = match self.fleet_admit_caller(caller).await {
+        // Boxed (as every Redis round trip here): a request's future is sized by its
+        // largest await, and the fleet's client futures are large.
+        let decision = match Box::pin(self.fleet_admit_caller(caller)).await {
             Some(decision) => decision,
             None => self.admission.admit_caller(caller),
         };
@@ -213,21 +178,22 @@ impl Service {
         received + Duration::from_millis(ms)
     }
 
+    /// Resolves a parsed request body once, under this service's config: the default
+    /// `[documents] profile` and the caller's deadline clamped from `received`.
+    pub fn resolve(&self, request: FetchApiRequest, received: Instant) -> FetchRequest {
+        let deadline = self.deadline(request.deadline_ms, received);
+        request.resolve(self.config.documents.profile, deadline)
+    }
+
     /// Answers one fetch request with a freshly signed verdict (the JSON reply body).
     /// `received` is when the request arrived; the caller's deadline counts from it.
     pub async fn verdict(
         self: &Arc<Self>,
         caller: &str,
-        request: FetchApiRequest,
+        request: FetchRequest,
         received: Instant,
-    ) -> Result<Bytes, VerdictError> {
-        let deadline = self.deadline(request.deadline_ms, received);
-        let key = FetchKey {
-            kind: request.kind,
-            url: request.url,
-            expect: request.expect,
-            profile: request.profile.unwrap_or(self.config.documents.profile),
-        };
+    ) -> Result<Bytes, Refused> {
+        let FetchRequest { key, deadline } = request;
         let cached = self
             .cache
             .lock()
@@ -241,7 +207,7 @@ impl Service {
         let flight = async {
             let (mut produced, role) = self.fly(&key, caller).await;
             if role == Role::Joined
-                && let Some(Err(VerdictError::Refused(refusal))) = &produced
+                && let Some(Err(Refused::Limited(refusal))) = &produced
                 && refusal.is_caller_scoped()
             {
                 // Refused by the *leader's* own budget or queue: this caller has its own,
@@ -267,7 +233,7 @@ impl Service {
                 match produced {
                     Some(produced) => produced?,
                     None => {
-                        return Err(VerdictError::Refused(Refusal::soon(limits::OVERLOADED)));
+                        return Err(Refused::Limited(Refusal::soon(limits::Limit::Overloaded)));
                     }
                 }
             }
@@ -289,12 +255,7 @@ impl Service {
 
     /// Signs one answer: a fresh head (`iss, aud, iat, exp, jti, cache`) spliced before the
     /// settled claims text; `{"verdict": JWS, "claims": payload}` built without reparsing.
-    fn answer(
-        &self,
-        caller: &str,
-        settled: &Settled,
-        cache_hit: bool,
-    ) -> Result<Bytes, VerdictError> {
+    fn answer(&self, caller: &str, settled: &Settled, cache_hit: bool) -> Result<Bytes, Refused> {
         let now = unix_now();
         let jti = new_jti(&mut rand::thread_rng());
         let head = AnswerHead {
@@ -323,10 +284,10 @@ impl Service {
     }
 
     /// The compact, shareable form of a judgement.
-    fn settle(&self, key: &FetchKey, j: &Judgement) -> Result<Settled, VerdictError> {
+    fn settle(&self, key: &FetchKey, j: &Judgement) -> Result<Settled, Refused> {
         let failed = |e: serde_json::Error| {
             tracing::error!(error = %e, "serializing verdict claims failed");
-            VerdictError::SigningFailed
+            Refused::SigningFailed
         };
         let expect = if key.expect.is_empty() {
             None
@@ -363,12 +324,12 @@ impl Service {
 
     /// The verdict for a caller whose deadline ran out: `unreachable`, `deadline_exceeded`.
     /// Never cached (another caller's deadline may be longer).
-    fn deadline_settled(&self, key: &FetchKey, ms: u128) -> Result<Settled, VerdictError> {
+    fn deadline_settled(&self, key: &FetchKey, ms: u128) -> Result<Settled, Refused> {
         let problem = Problem::error(
             crate::fetch::codes::DEADLINE_EXCEEDED,
             format!("no answer within the caller's deadline of {ms} ms"),
         );
-        let mut j = judge::refused_before_fetch(&judge_request(key), vec![problem]);
+        let mut j = judge::refused_before_fetch(&key.url, vec![problem]);
         j.outcome = Outcome::Unreachable;
         self.settle(key, &j)
     }
@@ -376,15 +337,16 @@ impl Service {
     /// Layers 4–6 for a cache miss; runs once per key however many callers wait. The
     /// host budgets and the fetch slot are charged to `caller`, the one that started it.
     async fn produce(&self, key: FetchKey, caller: &str) -> Produced {
-        let request = judge_request(&key);
         let policy = self.fetcher.policy();
         let mut flight_lock = None;
-        let pre = judge::precheck(&request, policy, &self.config);
+        // The kind's pre-check and the URL rules, once each: the checked URL goes on to the
+        // fetcher, which does not check it again.
+        let pre = judge::precheck(&key, policy, &self.config);
         let judgement = if crate::problem::any_error(&pre) {
-            judge::refused_before_fetch(&request, pre)
+            judge::refused_before_fetch(&key.url, pre)
         } else {
             match policy.check_url(&key.url) {
-                Err(problems) => judge::refused_before_fetch(&request, problems),
+                Err(problems) => judge::refused_before_fetch(&key.url, problems),
                 Ok(safe) => {
                     let host = match safe.host() {
                         TargetHost::Domain(name) => name.clone(),
@@ -393,7 +355,7 @@ impl Service {
                     // FLEET SEAM 1 (lookup + flight): another replica's result, or the
                     // fleet-wide lock for this question (it comes with the fleet-wide host
                     // ceiling, same round trip), or local. The local budgets apply as well.
-                    let admitted = match self.fleet_acquire(&key, &host).await {
+                    let admitted = match Box::pin(self.fleet_acquire(&key, &host)).await {
                         fleet_glue::FleetStep::Shared(settled) => return Ok(settled),
                         fleet_glue::FleetStep::Refused(refusal) => Err(refusal),
                         fleet_glue::FleetStep::Lead(lock) => {
@@ -423,7 +385,11 @@ impl Service {
                     // Every later hop's host is charged to the same caller (redirect fan-in).
                     let hops = self.admission.hop_gate(caller);
                     let fetcher = self.fetcher.with_hop_gate(hops.clone());
-                    let judgement = judge::judge(&fetcher, &self.config, &request).await;
+                    // Boxed: the fetch's state machine (TLS, hyper, redirects) is allocated
+                    // only once a slot is granted, so each of the up to `max_queued`
+                    // waiting flights holds a small future, not a fetch-sized one.
+                    let judgement =
+                        Box::pin(judge::judge_checked(&fetcher, &self.config, &key, safe)).await;
                     if let Some(refusal) = hops.refused() {
                         self.telemetry.rate_limited(refusal.scope());
                         if let Some(lock) = flight_lock.take() {
@@ -487,26 +453,14 @@ fn sign_answer(
     keys: &KeyRing,
     head: &AnswerHead<'_>,
     claims: &str,
-) -> Result<(String, Vec<u8>), VerdictError> {
+) -> Result<(String, Vec<u8>), Refused> {
     let signed = splice_payload(head, claims)
         .map_err(crate::verdict::SignError::from)
         .and_then(|payload| Ok((keys.sign_payload(&payload)?, payload)));
     signed.map_err(|e| {
         tracing::error!(error = %e, code = e.code(), "signing a verdict failed");
-        VerdictError::SigningFailed
+        Refused::SigningFailed
     })
-}
-
-fn judge_request(key: &FetchKey) -> JudgeRequest {
-    JudgeRequest {
-        kind: key.kind,
-        url: key.url.clone(),
-        expect: Expect {
-            resource: key.expect.resource.clone(),
-            issuer: key.expect.issuer.clone(),
-            profile: Some(key.profile),
-        },
-    }
 }
 
 #[cfg(test)]
@@ -538,7 +492,7 @@ mod tests {
         let ring = ring();
         assert_eq!(
             sign_answer(&ring, &head("j"), "[1]").unwrap_err(),
-            VerdictError::SigningFailed
+            Refused::SigningFailed
         );
         let (jws, payload) = sign_answer(&ring, &head("j"), r#"{"url":"u"}"#).unwrap();
         assert_eq!(jws.split('.').count(), 3);
@@ -547,19 +501,5 @@ mod tests {
             (v["jti"].as_str(), v["url"].as_str()),
             (Some("j"), Some("u"))
         );
-    }
-
-    #[test]
-    fn the_key_counts_its_strings() {
-        let key = FetchKey {
-            kind: Kind::Json,
-            url: "x".repeat(100),
-            expect: ExpectBody {
-                resource: Some("r".repeat(50)),
-                issuer: None,
-            },
-            profile: crate::kind::Profile::Oauth,
-        };
-        assert!(key.heap_bytes() >= 150);
     }
 }

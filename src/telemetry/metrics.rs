@@ -19,12 +19,32 @@ use super::audit::AuditSink;
 use crate::judge::Judgement;
 use crate::kind::{Kind, Outcome};
 use crate::problem::Code;
-use crate::service::cache::CacheStats;
 
 /// Phase label values of the duration histogram.
 pub const PHASES: [&str; 6] = ["resolve", "connect", "tls", "first_byte", "body", "total"];
-/// Scope label values of the rate-limit counter.
-pub const SCOPES: [&str; 6] = crate::service::admission::SCOPES;
+/// Scope label values of the rate-limit counter: every scope an admission refusal can
+/// carry (`service::admission` re-exports this list; its test checks each code maps into it).
+pub const SCOPES: [&str; 6] = [
+    "caller",
+    "target_host",
+    "caller_target_host",
+    "caller_queue",
+    "queue_timeout",
+    "global",
+];
+
+/// The verdict cache's counters as the metrics layer reads them (plain numbers, so
+/// telemetry need not know the cache).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Entries now held.
+    pub entries: usize,
+    /// Bytes now held.
+    pub bytes: usize,
+    /// Entries evicted to make room (not expiries).
+    pub evictions: u64,
+}
+
 /// Bucket bounds of the fetch-slot queue wait histogram, in seconds.
 pub const QUEUE_WAIT_BUCKETS: [f64; 10] =
     [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];

@@ -6,4 +6,4 @@ pub mod audit;
 pub mod metrics;
 
 pub use audit::{AuditFacts, AuditHead, AuditSink, RefusalRecord};
-pub use metrics::{InFlightGuard, Telemetry};
+pub use metrics::{CacheStats, InFlightGuard, Telemetry};

@@ -371,7 +371,7 @@ fn request_body_profile_member() {
     for (body, want) in cases {
         let got = parse_fetch_request(body.as_bytes())
             .map(|r| r.profile)
-            .map_err(|e| assert_eq!(e.code, "invalid_request"));
+            .map_err(|e| assert_eq!(e.code(), "invalid_request"));
         assert_eq!(got, *want, "{body}");
     }
 }

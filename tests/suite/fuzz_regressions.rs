@@ -14,7 +14,7 @@ fn fetch_request_body_array_forms_are_refused() {
         br#"{"url":"https://a.example/x","kind":"jwks","expect":[null,"https://i.example"]}"#,
     ] {
         let err = parse_fetch_request(body).expect_err("array form must be refused");
-        assert_eq!(err.code, "invalid_request");
+        assert_eq!(err.code(), "invalid_request");
     }
     let ok = parse_fetch_request(
         br#" {"url":"https://a.example/x","kind":"jwks","expect":{"issuer":null}} "#,

@@ -20,6 +20,7 @@ mod documents_service_profile;
 mod fetch_e2e;
 mod fleet;
 mod fuzz_regressions;
+mod layers;
 mod policy_ranges;
 mod policy_urls;
 mod problem_codes;

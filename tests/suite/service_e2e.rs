@@ -257,20 +257,18 @@ async fn a_thousand_identical_requests_cause_one_fetch() {
         let service = svc.service.clone();
         let url = url.clone();
         tasks.push(tokio::spawn(async move {
-            let reply = service
-                .verdict(
-                    "as-1",
-                    FetchApiRequest {
-                        url,
-                        kind: Kind::Jwks,
-                        expect: ExpectBody::default(),
-                        profile: None,
-                        deadline_ms: None,
-                    },
-                    std::time::Instant::now(),
-                )
-                .await
-                .unwrap();
+            let now = std::time::Instant::now();
+            let request = service.resolve(
+                FetchApiRequest {
+                    url,
+                    kind: Kind::Jwks,
+                    expect: ExpectBody::default(),
+                    profile: None,
+                    deadline_ms: None,
+                },
+                now,
+            );
+            let reply = service.verdict("as-1", request, now).await.unwrap();
             serde_json::from_slice::<serde_json::Value>(&reply).unwrap()["claims"]["outcome"]
                 .clone()
         }));

@@ -10,12 +10,10 @@ use std::time::Duration;
 use governor::DefaultKeyedRateLimiter;
 use governor::clock::{Clock, DefaultClock};
 
-use super::{
-    MAX_LIMITER_KEYS, RATE_LIMITED_CALLER_TARGET_HOST, RATE_LIMITED_TARGET_HOST, Refusal, quota,
-};
+use super::{Limit, MAX_LIMITER_KEYS, Refusal, quota};
 use crate::config::RateConfig;
 use crate::fetch::HopGate;
-use crate::problem::{Code, Problem};
+use crate::problem::Problem;
 
 /// Checks one key of a keyed limiter, sweeping idle keys when the key count passes
 /// [`MAX_LIMITER_KEYS`]; when sweeping does not help (an attacker varying keys faster than
@@ -23,7 +21,7 @@ use crate::problem::{Code, Problem};
 pub(crate) fn check_keyed<K>(
     limiter: &DefaultKeyedRateLimiter<K>,
     key: K,
-    code: Code,
+    limit: Limit,
 ) -> Result<(), Refusal>
 where
     K: std::hash::Hash + Eq + Clone,
@@ -32,11 +30,11 @@ where
         limiter.retain_recent();
         limiter.shrink_to_fit();
         if limiter.len() > MAX_LIMITER_KEYS {
-            return Err(Refusal::soon(code));
+            return Err(Refusal::soon(limit));
         }
     }
     limiter.check_key(&key).map_err(|not_until| Refusal {
-        code,
+        limit,
         retry_after: not_until
             .wait_time_from(DefaultClock::default().now())
             .max(Duration::from_secs(1)),
@@ -69,9 +67,9 @@ impl HostBudgets {
         check_keyed(
             &self.per_caller,
             (caller.to_owned(), host.to_owned()),
-            RATE_LIMITED_CALLER_TARGET_HOST,
+            Limit::CallerTargetHost,
         )?;
-        check_keyed(&self.ceiling, host.to_owned(), RATE_LIMITED_TARGET_HOST)
+        check_keyed(&self.ceiling, host.to_owned(), Limit::TargetHost)
     }
 }
 
@@ -114,7 +112,7 @@ impl HopGate for CallerHops {
                 *slot = Some(refusal);
             }
             Problem::error(
-                refusal.code,
+                refusal.code(),
                 format!("redirect target {host} is over its fetch rate; retry later"),
             )
         })
@@ -124,6 +122,7 @@ impl HopGate for CallerHops {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::refusal::{RATE_LIMITED_CALLER_TARGET_HOST, RATE_LIMITED_TARGET_HOST};
 
     fn budgets(host: (u32, u32), caller_host: (u32, u32)) -> HostBudgets {
         HostBudgets::new(&RateConfig {
@@ -144,7 +143,7 @@ mod tests {
         // The greedy caller is stopped by its own share; its refusals cost the host nothing.
         for _ in 0..100 {
             assert_eq!(
-                b.admit("greedy", "shared.example").unwrap_err().code,
+                b.admit("greedy", "shared.example").unwrap_err().code(),
                 RATE_LIMITED_CALLER_TARGET_HOST
             );
         }
@@ -153,7 +152,7 @@ mod tests {
         }
         // The ceiling (10) still protects the host from both together.
         assert_eq!(
-            b.admit("third", "shared.example").unwrap_err().code,
+            b.admit("third", "shared.example").unwrap_err().code(),
             RATE_LIMITED_TARGET_HOST
         );
         assert!(b.admit("third", "other.example").is_ok());
@@ -185,7 +184,7 @@ mod tests {
         let problem = gate.admit_hop(2, "victim.example").unwrap_err();
         assert_eq!(problem.code, RATE_LIMITED_CALLER_TARGET_HOST);
         assert_eq!(
-            gate.refused().map(|r| r.code),
+            gate.refused().map(|r| r.code()),
             Some(RATE_LIMITED_CALLER_TARGET_HOST)
         );
     }

@@ -15,7 +15,6 @@ pub mod hosts;
 pub mod slots;
 
 use std::num::NonZeroU32;
-use std::time::Duration;
 
 use governor::Quota;
 
@@ -24,20 +23,12 @@ use crate::problem::Code;
 pub use hosts::{CallerHops, HostBudgets};
 pub use slots::{FetchSlot, Slots};
 
-/// A caller exceeded its request rate (429).
-pub const RATE_LIMITED_CALLER: Code = Code::new("rate_limited_caller");
-/// Upstream fetches to one target host, all callers together, exceeded the host's ceiling
-/// (429).
-pub const RATE_LIMITED_TARGET_HOST: Code = Code::new("rate_limited_target_host");
-/// Upstream fetches this caller caused to one target host exceeded its share (429).
-pub const RATE_LIMITED_CALLER_TARGET_HOST: Code = Code::new("rate_limited_caller_target_host");
-/// The service could not run the request at all (its work task died) (503).
-pub const OVERLOADED: Code = Code::new("overloaded");
-/// This caller has too many requests waiting for a fetch slot (503); other callers are
-/// not affected.
-pub const OVERLOADED_CALLER: Code = Code::new("overloaded_caller");
-/// The request waited `limits.max_queue_wait_ms` for a fetch slot without getting one (503).
-pub const QUEUE_TIMEOUT: Code = Code::new("queue_timeout");
+/// The admission codes and the refusal type live in [`crate::refusal`] (one refusal enum
+/// for the whole API); re-exported here under their established paths.
+pub use crate::refusal::{
+    Limit, OVERLOADED, OVERLOADED_CALLER, QUEUE_TIMEOUT, RATE_LIMITED_CALLER,
+    RATE_LIMITED_CALLER_TARGET_HOST, RATE_LIMITED_TARGET_HOST, Refusal,
+};
 
 /// Every admission code.
 pub const ALL_CODES: &[Code] = &[
@@ -53,64 +44,9 @@ pub const ALL_CODES: &[Code] = &[
 /// attacker varies host names. Past it (after a sweep), new keys are refused.
 pub const MAX_LIMITER_KEYS: usize = 100_000;
 
-/// Which limit refused a request, and when to retry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Refusal {
-    /// The limit's code.
-    pub code: Code,
-    /// Suggested `Retry-After` (at least one second).
-    pub retry_after: Duration,
-}
-
-impl Refusal {
-    /// A refusal with the shortest retry hint (one second).
-    pub fn soon(code: Code) -> Refusal {
-        Refusal {
-            code,
-            retry_after: Duration::from_secs(1),
-        }
-    }
-
-    /// Bounded metric label of the limit that refused (never a caller or host name).
-    pub fn scope(&self) -> &'static str {
-        match self.code.as_str() {
-            "rate_limited_caller" => "caller",
-            "rate_limited_target_host" => "target_host",
-            "rate_limited_caller_target_host" => "caller_target_host",
-            "overloaded_caller" => "caller_queue",
-            "queue_timeout" => "queue_timeout",
-            _ => "global",
-        }
-    }
-
-    /// True when the refusal is about the caller whose request led the fetch (its host
-    /// budget, its queue), not about the target host or the service: a caller that joined
-    /// that fetch may try again on its own account.
-    pub fn is_caller_scoped(&self) -> bool {
-        matches!(
-            self.code.as_str(),
-            "rate_limited_caller_target_host" | "overloaded_caller" | "queue_timeout"
-        )
-    }
-
-    /// True for 503 refusals (the service is busy), false for 429 (a rate was exceeded).
-    pub fn is_overload(&self) -> bool {
-        matches!(
-            self.code.as_str(),
-            "overloaded" | "overloaded_caller" | "queue_timeout"
-        )
-    }
-}
-
-/// Every scope label [`Refusal::scope`] can return, for pre-registering the metric.
-pub const SCOPES: [&str; 6] = [
-    "caller",
-    "target_host",
-    "caller_target_host",
-    "caller_queue",
-    "queue_timeout",
-    "global",
-];
+/// Every scope label [`Refusal::scope`] can return, for pre-registering the metric (the
+/// list lives with the metric, a layer below).
+pub use crate::telemetry::metrics::SCOPES;
 
 pub(crate) fn quota(per_s: u32, burst: u32) -> Quota {
     let per_s = NonZeroU32::new(per_s).unwrap_or(NonZeroU32::MIN);
@@ -140,7 +76,7 @@ impl Admission {
 
     /// One request from `caller`.
     pub fn admit_caller(&self, caller: &str) -> Result<(), Refusal> {
-        hosts::check_keyed(&self.callers, caller.to_owned(), RATE_LIMITED_CALLER)
+        hosts::check_keyed(&self.callers, caller.to_owned(), Limit::Caller)
     }
 
     /// One upstream fetch by `caller` to `host` (first hop).
@@ -167,6 +103,7 @@ impl Admission {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn caller_burst_then_refusal_with_retry_after() {
@@ -180,7 +117,7 @@ mod tests {
             assert!(a.admit_caller("as").is_ok());
         }
         let refusal = a.admit_caller("as").unwrap_err();
-        assert_eq!(refusal.code, RATE_LIMITED_CALLER);
+        assert_eq!(refusal.code(), RATE_LIMITED_CALLER);
         assert_eq!(refusal.scope(), "caller");
         assert!(!refusal.is_overload());
         assert!(refusal.retry_after >= Duration::from_secs(1));
@@ -192,8 +129,9 @@ mod tests {
 
     #[test]
     fn every_code_has_a_scope_in_the_registered_set() {
-        for code in ALL_CODES {
-            assert!(SCOPES.contains(&Refusal::soon(*code).scope()), "{code:?}");
+        for limit in Limit::ALL {
+            assert!(SCOPES.contains(&Refusal::soon(limit).scope()), "{limit:?}");
+            assert!(ALL_CODES.contains(&limit.code()), "{limit:?}");
         }
     }
 }

@@ -9,11 +9,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use super::fair::{Dispatch, Enter, FairConfig, FairSlots, Ticket};
-use super::{OVERLOADED, OVERLOADED_CALLER, QUEUE_TIMEOUT, Refusal};
+use super::{Limit, Refusal};
 use crate::config::LimitsConfig;
-use crate::problem::Code;
 
-type Wake = oneshot::Sender<Result<(), Code>>;
+type Wake = oneshot::Sender<Result<(), Limit>>;
 
 struct State {
     fair: FairSlots,
@@ -28,7 +27,7 @@ impl State {
         loop {
             for ticket in dispatch.expired {
                 if let Some((_, wake)) = self.waiters.remove(&ticket) {
-                    let _ = wake.send(Err(QUEUE_TIMEOUT));
+                    let _ = wake.send(Err(Limit::QueueTimeout));
                 }
             }
             let mut orphaned = Vec::new();
@@ -126,11 +125,11 @@ impl Slots {
             state.next_ticket = state.next_ticket.wrapping_add(1);
             match state.fair.enter(caller, ticket, started) {
                 Enter::Granted => return Ok(slot(Duration::ZERO)),
-                Enter::CallerQueueFull => return Err(Refusal::soon(OVERLOADED_CALLER)),
+                Enter::CallerQueueFull => return Err(Refusal::soon(Limit::OverloadedCaller)),
                 Enter::Queued { shed } => {
                     for t in shed {
                         if let Some((_, wake)) = state.waiters.remove(&t) {
-                            let _ = wake.send(Err(OVERLOADED_CALLER));
+                            let _ = wake.send(Err(Limit::OverloadedCaller));
                         }
                     }
                     let (wake, woken) = oneshot::channel();
@@ -149,7 +148,7 @@ impl Slots {
                 let mut state = lock(&self.state);
                 if state.fair.cancel(caller, ticket) {
                     state.waiters.remove(&ticket);
-                    return Err(Refusal::soon(QUEUE_TIMEOUT));
+                    return Err(Refusal::soon(Limit::QueueTimeout));
                 }
                 drop(state);
                 // Granted, shed or expired just as the deadline passed: take that answer.
@@ -158,8 +157,8 @@ impl Slots {
         };
         match answer {
             Some(Ok(())) => Ok(slot(started.elapsed())),
-            Some(Err(code)) => Err(Refusal::soon(code)),
-            None => Err(Refusal::soon(OVERLOADED)),
+            Some(Err(limit)) => Err(Refusal::soon(limit)),
+            None => Err(Refusal::soon(Limit::Overloaded)),
         }
     }
 }
@@ -227,7 +226,7 @@ mod tests {
         let s = slots(1, 0, 50);
         let _held = s.acquire("a").await.unwrap();
         let refused = s.acquire("b").await.err().unwrap();
-        assert_eq!(refused.code, QUEUE_TIMEOUT);
+        assert_eq!(refused.limit, Limit::QueueTimeout);
         assert!(refused.is_overload());
         assert_eq!(s.waiting(), 0);
     }

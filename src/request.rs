@@ -1,11 +1,19 @@
-//! The `POST /v1/fetch` request body: parsed strictly (unknown members are errors) because
-//! a typo in `expect` must not silently weaken a check.
+//! One fetch request, from the wire to the fetcher. The `POST /v1/fetch` body is parsed
+//! strictly (unknown members are errors, because a typo in `expect` must not silently
+//! weaken a check) into [`FetchApiRequest`], then resolved once by the server into a
+//! [`FetchRequest`]: the [`FetchKey`] (the question: cache, single-flight and fleet key,
+//! and what the judge and the validators read) plus the caller's deadline. The layers
+//! below take these types and never re-parse the body.
+
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::documents::Expect;
 use crate::documents::strict_json::{JsonLimits, read_object};
 use crate::kind::{Kind, Profile};
+use crate::refusal::Refused;
 
 /// Expectations a caller can state about the document. Serialized as the verdict's
 /// `expect` claim, so a verdict records what it was judged against.
@@ -51,27 +59,77 @@ pub struct FetchApiRequest {
     pub deadline_ms: Option<u64>,
 }
 
+impl FetchApiRequest {
+    /// Resolves the wire request once: the profile falls back to `default_profile` (so the
+    /// same question asked with and without the default shares one cache entry) and the
+    /// deadline is the instant the server computed from `deadline_ms` and its header.
+    pub fn resolve(self, default_profile: Profile, deadline: Instant) -> FetchRequest {
+        FetchRequest {
+            key: FetchKey {
+                kind: self.kind,
+                url: self.url,
+                expect: self.expect,
+                profile: self.profile.unwrap_or(default_profile),
+            },
+            deadline,
+        }
+    }
+}
+
+/// One parsed, resolved fetch request: what the service answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FetchRequest {
+    /// The question (kind, URL, expectations, profile).
+    pub key: FetchKey,
+    /// When the caller stops waiting (already clamped to `[limits] max_deadline_ms`).
+    pub deadline: Instant,
+}
+
+/// The question a request asks, the same from any caller: the cache and single-flight
+/// key (serializable, so a shared fleet cache can key on it), and the judge's input.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FetchKey {
+    /// Kind.
+    pub kind: Kind,
+    /// URL as sent.
+    pub url: String,
+    /// Expectations.
+    pub expect: ExpectBody,
+    /// Profile judged by (the request's, else `[documents] profile`), resolved so the
+    /// same question asked with and without the default profile shares one entry.
+    pub profile: Profile,
+}
+
+impl FetchKey {
+    /// Heap bytes the key owns (its strings), for the cache's byte budget.
+    pub fn heap_bytes(&self) -> usize {
+        self.url.capacity()
+            + self.expect.resource.as_ref().map_or(0, String::capacity)
+            + self.expect.issuer.as_ref().map_or(0, String::capacity)
+    }
+
+    /// The expectations as the document validators read them (profile resolved).
+    pub fn documents_expect(&self) -> Expect {
+        Expect {
+            resource: self.expect.resource.clone(),
+            issuer: self.expect.issuer.clone(),
+            profile: Some(self.profile),
+        }
+    }
+}
+
 /// Parses the `X-Portcullis-Deadline-Ms` header value: decimal milliseconds.
-pub fn parse_deadline_header(value: &[u8]) -> Result<u64, RequestError> {
+pub fn parse_deadline_header(value: &[u8]) -> Result<u64, Refused> {
     std::str::from_utf8(value)
         .ok()
         .map(str::trim)
         .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|v| v.parse::<u64>().ok())
-        .ok_or_else(|| RequestError {
-            code: "invalid_request",
-            detail: "X-Portcullis-Deadline-Ms must be a whole number of milliseconds".into(),
+        .ok_or_else(|| {
+            Refused::InvalidRequest(
+                "X-Portcullis-Deadline-Ms must be a whole number of milliseconds".into(),
+            )
         })
-}
-
-/// Why a request body was refused (HTTP 400).
-#[derive(Debug, thiserror::Error)]
-#[error("{detail}")]
-pub struct RequestError {
-    /// Stable code.
-    pub code: &'static str,
-    /// Human sentence.
-    pub detail: String,
 }
 
 /// Longest `expect` value accepted; they are URLs.
@@ -81,10 +139,9 @@ pub const MAX_EXPECT_BYTES: usize = 2_048;
 ///
 /// The body and `expect` must be JSON objects: serde's derived structs would also accept
 /// arrays (`["https://a.example/x","jwks"]`), positional members nobody documented.
-pub fn parse_fetch_request(body: &[u8]) -> Result<FetchApiRequest, RequestError> {
-    let invalid = |why: String| RequestError {
-        code: "invalid_request",
-        detail: format!("request body is not a valid fetch request: {why}"),
+pub fn parse_fetch_request(body: &[u8]) -> Result<FetchApiRequest, Refused> {
+    let invalid = |why: String| {
+        Refused::InvalidRequest(format!("request body is not a valid fetch request: {why}"))
     };
     let map = read_object(body, &JsonLimits::default()).map_err(|p| invalid(p.detail))?;
     if map.get("expect").is_some_and(|e| !e.is_object()) {
@@ -100,10 +157,9 @@ pub fn parse_fetch_request(body: &[u8]) -> Result<FetchApiRequest, RequestError>
     .flatten()
     .any(|v| v.len() > MAX_EXPECT_BYTES);
     if too_long {
-        return Err(RequestError {
-            code: "invalid_request",
-            detail: format!("expect values are limited to {MAX_EXPECT_BYTES} bytes"),
-        });
+        return Err(Refused::InvalidRequest(format!(
+            "expect values are limited to {MAX_EXPECT_BYTES} bytes"
+        )));
     }
     Ok(request)
 }
@@ -142,7 +198,7 @@ mod tests {
             br#"{"url":"https://a.example/x","kind":"jwks","kind":"json"}"#,
         ] {
             let err = parse_fetch_request(body).unwrap_err();
-            assert_eq!(err.code, "invalid_request");
+            assert_eq!(err.code(), "invalid_request");
         }
     }
 
@@ -166,7 +222,7 @@ mod tests {
         assert_eq!(parse_deadline_header(b" 2500 ").unwrap(), 2_500);
         for bad in [&b""[..], b"-1", b"1.5", b"abc", b"99999999999999999999999"] {
             assert_eq!(
-                parse_deadline_header(bad).unwrap_err().code,
+                parse_deadline_header(bad).unwrap_err().code(),
                 "invalid_request"
             );
         }
@@ -184,6 +240,36 @@ mod tests {
         );
         assert!(!e.is_empty());
         assert!(ExpectBody::default().is_empty());
+    }
+
+    #[test]
+    fn resolving_fills_the_default_profile_once() {
+        let now = Instant::now();
+        let r = parse_fetch_request(br#"{"url":"https://a.example/x","kind":"jwks"}"#)
+            .unwrap()
+            .resolve(Profile::Mcp, now);
+        assert_eq!((r.key.profile, r.deadline), (Profile::Mcp, now));
+        assert_eq!(r.key.documents_expect().profile, Some(Profile::Mcp));
+        let r = parse_fetch_request(
+            br#"{"url":"https://a.example/x","kind":"jwks","profile":"atproto"}"#,
+        )
+        .unwrap()
+        .resolve(Profile::Mcp, now);
+        assert_eq!(r.key.profile, Profile::Atproto);
+    }
+
+    #[test]
+    fn the_key_counts_its_strings() {
+        let key = FetchKey {
+            kind: Kind::Json,
+            url: "x".repeat(100),
+            expect: ExpectBody {
+                resource: Some("r".repeat(50)),
+                issuer: None,
+            },
+            profile: Profile::Oauth,
+        };
+        assert!(key.heap_bytes() >= 150);
     }
 
     #[test]
