@@ -518,13 +518,16 @@ fn spawn_connection<I>(
         let service = service_fn(move |req| {
             let app = app.clone();
             let conn = conn.clone();
-            async move {
+            // Boxed: hyper's HTTP/1 dispatcher allocates room for the service future with
+            // every connection, busy or not; boxed, that room is a pointer and the handler's
+            // state is allocated only while a request is in flight (issue 13).
+            Box::pin(async move {
                 let busy = conn.activity.begin();
                 let response = app.clone().handle(req, &conn).await;
                 let response = app.charge(response, &conn);
                 drop(busy);
                 Ok::<_, Infallible>(response)
-            }
+            })
         });
         let connection = builder.serve_connection(TokioIo::new(io), service);
         tokio::select! {
