@@ -181,10 +181,12 @@ async fn three_replicas_fetch_once_for_a_thousand_requests_and_share_the_result(
         1,
         "exactly one upstream fetch across three replicas"
     );
-    let followers: u64 = fleet
+    // Which replica leads is a race; the two others each used its result (once each when
+    // quiet; a loaded machine can make one use it both from the flight and the shared cache).
+    let followers = fleet
         .iter()
-        .map(|r| shared(r, "flight") + shared(r, "cache"))
-        .sum();
+        .filter(|r| shared(r, "flight") + shared(r, "cache") > 0)
+        .count();
     assert_eq!(
         followers, 2,
         "the two other replicas used the leader's result"
