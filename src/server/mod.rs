@@ -16,6 +16,7 @@ pub mod render_cache;
 /// its old path for tests, tools and the fuzz target.
 pub use crate::request;
 pub mod slots;
+mod write_through;
 
 use std::convert::Infallible;
 use std::future::Future;
