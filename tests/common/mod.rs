@@ -336,3 +336,18 @@ body_timeout_ms = 1000
         rules = rules.display(),
     )
 }
+
+/// Says a test could not run here: `SKIPPED: why` on stderr and, when
+/// `PORTCULLIS_SKIP_LOG` names a file, one line appended to it, so `.ci/run` can list every
+/// skip after `cargo test` instead of letting it pass for a plain "ok".
+pub fn skipped(why: &str) {
+    eprintln!("SKIPPED: {why}");
+    if let Some(path) = std::env::var_os("PORTCULLIS_SKIP_LOG")
+        && let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+    {
+        let _ = writeln!(file, "SKIPPED: {why}");
+    }
+}

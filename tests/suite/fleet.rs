@@ -37,7 +37,7 @@ impl TestRedis {
             .status()
             .is_err()
         {
-            eprintln!("SKIPPED: redis-server not installed (apt-get install redis-server)");
+            crate::common::skipped("redis-server not installed (apt-get install redis-server)");
             return None;
         }
         let dir = tempfile::tempdir().unwrap();
@@ -702,7 +702,7 @@ async fn rediss_with_an_acl_user_and_a_password_file() {
         .status()
         .is_err()
     {
-        eprintln!("SKIPPED: redis-server not installed (apt-get install redis-server)");
+        crate::common::skipped("redis-server not installed (apt-get install redis-server)");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -754,7 +754,7 @@ async fn rediss_with_an_acl_user_and_a_password_file() {
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         if let Ok(Some(status)) = child.try_wait() {
-            eprintln!("SKIPPED: this redis-server has no TLS support ({status})");
+            crate::common::skipped(&format!("this redis-server has no TLS support ({status})"));
             return;
         }
         assert!(

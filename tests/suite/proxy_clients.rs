@@ -138,7 +138,7 @@ async fn exercise(name: &str, client: impl Fn(&str, &str, &str) -> Command) {
 #[tokio::test]
 async fn curl_through_the_proxy() {
     if !available("curl", &["--version"]) {
-        eprintln!("SKIPPED: curl not installed");
+        crate::common::skipped("curl not installed");
         return;
     }
     exercise("curl", |proxy, ca, target| {
@@ -163,7 +163,9 @@ async fn curl_through_the_proxy() {
 async fn python_requests_through_the_proxy() {
     let python = std::env::var("PORTCULLIS_PROXY_PYTHON").unwrap_or_else(|_| "python3".into());
     if !available(&python, &["-c", "import requests"]) {
-        eprintln!("SKIPPED: {python} cannot import requests (scripts/proxy-suite.sh makes a venv)");
+        crate::common::skipped(&format!(
+            "{python} cannot import requests (scripts/proxy-suite.sh makes a venv)"
+        ));
         return;
     }
     let script = repo().join("tests/proxy/python/client.py");
@@ -179,7 +181,7 @@ async fn python_requests_through_the_proxy() {
 async fn node_undici_through_the_proxy() {
     let dir = repo().join("tests/proxy/node");
     if !available("node", &["--version"]) || !dir.join("node_modules/undici").exists() {
-        eprintln!("SKIPPED: node or tests/proxy/node/node_modules missing (run npm ci there)");
+        crate::common::skipped("node or tests/proxy/node/node_modules missing (run npm ci there)");
         return;
     }
     exercise("node undici", |proxy, ca, target| {

@@ -31,8 +31,8 @@ async fn readme_python_snippet_verifies_a_verdict() {
     let snippet = python_snippet();
     assert!(snippet.contains("audience=\"my-auth-server\""), "{snippet}");
     if !python_ready() {
-        eprintln!(
-            "SKIPPED readme_python_snippet_verifies_a_verdict: python3 with PyJWT, cryptography and requests is not installed"
+        crate::common::skipped(
+            "readme_python_snippet_verifies_a_verdict: python3 with PyJWT, cryptography and requests is not installed",
         );
         return;
     }
