@@ -219,7 +219,9 @@ impl App {
         }
     }
 
-    async fn handle(self: Arc<Self>, request: Request<Incoming>, conn: &Conn) -> Response<Body> {
+    /// Routes a request. Everything but `POST /v1/fetch` is answered here, at once; a fetch
+    /// leaves with its head already read (see [`FetchCall`]).
+    fn handle(&self, request: Request<Incoming>, conn: &Conn) -> Handled {
         if conflicting_framing(&request, &conn.conflicting_framing) {
             self.metrics
                 .connections_closed
@@ -234,16 +236,16 @@ impl App {
                 header::CONNECTION,
                 header::HeaderValue::from_static("close"),
             );
-            return response;
+            return Handled::Now(response);
         }
         let rt = self.runtime.load_full();
         let path = request.uri().path().to_owned();
-        match (request.method(), path.as_str()) {
+        Handled::Now(match (request.method(), path.as_str()) {
             (&Method::POST, "/v1/fetch") => {
                 if self.pending.is_full() || conn.pending.is_full() {
-                    return self.busy();
+                    return Handled::Now(self.busy());
                 }
-                self.fetch(&rt, request).await
+                return Handled::Fetch(FetchCall::read(rt, request));
             }
             (&Method::GET, "/v1/keys") => shared_response(
                 StatusCode::OK,
@@ -292,14 +294,31 @@ impl App {
                 "method not allowed",
             ),
             _ => error_response(StatusCode::NOT_FOUND, "not_found", "no such route"),
-        }
+        })
     }
 
     /// `POST /v1/fetch`: a verdict, or a refusal that is answered and audited in one place.
-    async fn fetch(&self, rt: &Runtime, request: Request<Incoming>) -> Response<Body> {
-        let mut caller = None;
+    async fn fetch(call: FetchCall) -> Response<Body> {
+        let FetchCall {
+            rt,
+            received,
+            head,
+            body,
+        } = call;
         let mut asked = None;
-        match Self::fetch_verdict(rt, request, &mut caller, &mut asked).await {
+        let (caller, result) = match head {
+            FetchHead::Refused { caller, why } => (caller, Err(why)),
+            FetchHead::Accepted {
+                caller,
+                header_deadline,
+            } => {
+                let result =
+                    Self::fetch_verdict(&rt, &caller, header_deadline, body, received, &mut asked)
+                        .await;
+                (Some(caller), result)
+            }
+        };
+        match result {
             Ok(reply) => bytes_response(StatusCode::OK, "application/json", reply),
             Err(refused) => {
                 rt.service.audit_refusal(
@@ -317,42 +336,16 @@ impl App {
 
     async fn fetch_verdict(
         rt: &Runtime,
-        request: Request<Incoming>,
-        caller_out: &mut Option<String>,
+        caller: &str,
+        header_deadline: Option<u64>,
+        body: Incoming,
+        received: Instant,
         asked_out: &mut Option<(String, Kind)>,
     ) -> Result<Bytes, Refused> {
-        let received = Instant::now();
-        let authorization = request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .map(|v| v.as_bytes().to_vec());
-        let caller = rt.callers.authenticate(authorization.as_deref())?;
-        *caller_out = Some(caller.clone());
-        let is_json = request
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(crate::fetch::media::is_json_media_type);
-        if !is_json {
-            return Err(Refused::UnsupportedMediaType);
-        }
         let max = rt.server.max_request_bytes;
         let too_large = || Refused::RequestTooLarge { max_bytes: max };
-        let announced = request
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        if announced.is_some_and(|len| len > max) {
-            return Err(too_large());
-        }
-        let header_deadline = request
-            .headers()
-            .get(request::DEADLINE_HEADER)
-            .map(|v| request::parse_deadline_header(v.as_bytes()))
-            .transpose()?;
         let deadline = Duration::from_millis(rt.server.request_read_timeout_ms);
-        let body = Limited::new(request.into_body(), max);
+        let body = Limited::new(body, max);
         let bytes = match tokio::time::timeout(deadline, body.collect()).await {
             Err(_) => {
                 return Err(Refused::RequestTimeout);
@@ -373,14 +366,13 @@ impl App {
         // and the whole buffer stays pinned while the request waits, and hyper allocates
         // another for the next read. Everything needed was copied out by the parser.
         drop(bytes);
-        drop(authorization);
         if let Ok(asked) = &parsed {
             *asked_out = Some((asked.url.clone(), asked.kind));
         }
         // The caller's rate is charged once the body is read (malformed bodies included),
         // so a refused request's audit line can say which URL and kind were throttled.
         rt.service
-            .admit_caller(&caller)
+            .admit_caller(caller)
             .await
             .map_err(Refused::from)?;
         let mut parsed = parsed?;
@@ -390,7 +382,91 @@ impl App {
             (a, b) => a.or(b),
         };
         let resolved = rt.service.resolve(parsed, received);
-        rt.service.verdict(&caller, resolved, received).await
+        rt.service.verdict(caller, resolved, received).await
+    }
+}
+
+/// What the router did with a request: answered it, or read a fetch's head.
+enum Handled {
+    Now(Response<Body>),
+    Fetch(FetchCall),
+}
+
+/// A `POST /v1/fetch` whose head has been read and dropped: a waiting request holds these
+/// few fields, not hyper's parsed head (issue 13: up to `max_queued` of them wait at once).
+struct FetchCall {
+    rt: Arc<Runtime>,
+    /// When the request arrived; the caller's deadline counts from it.
+    received: Instant,
+    head: FetchHead,
+    body: Incoming,
+}
+
+/// What the head alone decided.
+enum FetchHead {
+    /// Refused before reading the body; `caller` is known when authentication passed.
+    Refused {
+        caller: Option<String>,
+        why: Refused,
+    },
+    /// Authenticated, JSON, not announced too large: read the body next.
+    Accepted {
+        caller: String,
+        header_deadline: Option<u64>,
+    },
+}
+
+impl FetchCall {
+    fn read(rt: Arc<Runtime>, request: Request<Incoming>) -> FetchCall {
+        let received = Instant::now();
+        let (parts, body) = request.into_parts();
+        let head = FetchCall::check_head(&rt, &parts.headers);
+        FetchCall {
+            rt,
+            received,
+            head,
+            body,
+        }
+    }
+
+    fn check_head(rt: &Runtime, headers: &header::HeaderMap) -> FetchHead {
+        let caller = match rt
+            .callers
+            .authenticate(headers.get(header::AUTHORIZATION).map(|v| v.as_bytes()))
+        {
+            Ok(caller) => caller,
+            Err(why) => return FetchHead::Refused { caller: None, why },
+        };
+        let refuse = |caller: String, why: Refused| FetchHead::Refused {
+            caller: Some(caller),
+            why,
+        };
+        let is_json = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(crate::fetch::media::is_json_media_type);
+        if !is_json {
+            return refuse(caller, Refused::UnsupportedMediaType);
+        }
+        let max = rt.server.max_request_bytes;
+        let announced = headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if announced.is_some_and(|len| len > max) {
+            return refuse(caller, Refused::RequestTooLarge { max_bytes: max });
+        }
+        match headers
+            .get(request::DEADLINE_HEADER)
+            .map(|v| request::parse_deadline_header(v.as_bytes()))
+            .transpose()
+        {
+            Ok(header_deadline) => FetchHead::Accepted {
+                caller,
+                header_deadline,
+            },
+            Err(why) => refuse(caller, why),
+        }
     }
 }
 
@@ -463,13 +539,25 @@ impl Listeners {
 /// HTTP/1.1 from h2c; see [`first_bytes`]).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Largest HTTP/1 request head (and hyper's read buffer per connection); a longer head is
+/// answered `431`. hyper's smallest allowed value: with a larger bound, the 24 bytes the
+/// protocol sniffer hands back make hyper's first read grow the buffer to 16 KiB, on every
+/// connection, for its whole life (issue 13). API heads are a bearer token and a few headers.
+pub const MAX_REQUEST_HEAD_BYTES: usize = 8 * 1024;
+
 fn builder(config: &ServerConfig) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
-        .max_buf_size(64 * 1024)
+        .max_buf_size(MAX_REQUEST_HEAD_BYTES)
+        // Do not read a connection while its request is answered: hyper's probe for a
+        // hang-up reserves a second 8 KiB buffer per waiting connection (the request body
+        // still pins the first). A client that hangs up is noticed when its answer is
+        // written; its wait is bounded by the queue and request deadlines either way, and
+        // a client that only shuts down its sending side still gets the answer (issue 13).
+        .half_close(true)
         .keep_alive(true);
     builder
         .http2()
@@ -517,14 +605,20 @@ fn spawn_connection<I>(
     let metrics = app.metrics.clone();
     tokio::spawn(async move {
         let service = service_fn(move |req| {
+            let busy = conn.activity.begin();
+            // Routed before the future is made, so the future never holds the request
+            // head: only a fetch's few fields (`FetchCall`) or a finished response.
+            let handled = app.handle(req, &conn);
             let app = app.clone();
             let conn = conn.clone();
             // Boxed: hyper's HTTP/1 dispatcher allocates room for the service future with
             // every connection, busy or not; boxed, that room is a pointer and the handler's
             // state is allocated only while a request is in flight (issue 13).
             Box::pin(async move {
-                let busy = conn.activity.begin();
-                let response = app.clone().handle(req, &conn).await;
+                let response = match handled {
+                    Handled::Now(response) => response,
+                    Handled::Fetch(call) => App::fetch(call).await,
+                };
                 let response = app.charge(response, &conn);
                 drop(busy);
                 Ok::<_, Infallible>(response)

@@ -14,6 +14,7 @@ use crate::common::api::get;
 use crate::common::{Lab, RunningService, wait_until};
 use portcullis::config::Config;
 use portcullis::server::control_frames::H2_PREFACE;
+use portcullis::testing::origin::Route;
 
 const PING: u8 = 0x6;
 const SETTINGS: u8 = 0x4;
@@ -370,4 +371,64 @@ async fn a_well_behaved_h2c_client_gets_whole_bodies() {
     }
     let api = service.service.telemetry().api();
     wait_until(|| api.pending_response_bytes.get() == 0).await;
+}
+
+#[tokio::test]
+async fn request_heads_are_bounded_at_8_kib() {
+    let lab = Lab::start().await;
+    let service = lab.serve(|_| {}).await;
+    let head = |padding: usize| {
+        format!(
+            "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Padding: {}\r\n\r\n",
+            "p".repeat(padding)
+        )
+    };
+    // Just inside the bound: served.
+    let inside = head(portcullis::server::MAX_REQUEST_HEAD_BYTES - 200);
+    assert!(inside.len() < portcullis::server::MAX_REQUEST_HEAD_BYTES);
+    let ok = raw_http1(service.addr, inside.as_bytes()).await;
+    assert!(ok.starts_with("HTTP/1.1 200"), "got {ok:?}");
+    // Past it: 431, not a bigger buffer.
+    let outside = head(portcullis::server::MAX_REQUEST_HEAD_BYTES + 100);
+    let refused = raw_http1(service.addr, outside.as_bytes()).await;
+    assert!(refused.starts_with("HTTP/1.1 431"), "got {refused:?}");
+}
+
+/// The API does not read a connection while its request is being answered (that read would
+/// cost a second buffer per waiting connection), so a client that shuts down its sending
+/// side after the request still gets the verdict.
+#[tokio::test]
+async fn a_client_that_half_closes_after_its_request_gets_its_verdict() {
+    let lab = Lab::start().await;
+    let document = br#"{"keys":[]}"#.to_vec();
+    lab.origin.route(
+        "/slow-jwks.json",
+        Route::Drip {
+            head: format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                document.len()
+            )
+            .into_bytes(),
+            body: document,
+            chunk: 4,
+            delay: Duration::from_millis(60),
+        },
+    );
+    let service = lab.serve(|_| {}).await;
+    let body = crate::common::fetch_body(&lab.url("good.test", "/slow-jwks.json"), "jwks");
+    let request = format!(
+        "POST /v1/fetch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = connect(service.addr).await;
+    stream.write_all(request.as_bytes()).await.unwrap();
+    stream.shutdown().await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
+    let reply = String::from_utf8_lossy(&out);
+    assert!(reply.starts_with("HTTP/1.1 200"), "got {reply:?}");
+    assert!(reply.contains("\"verdict\":\"ey"), "got {reply:?}");
 }
