@@ -432,3 +432,23 @@ async fn a_client_that_half_closes_after_its_request_gets_its_verdict() {
     assert!(reply.starts_with("HTTP/1.1 200"), "got {reply:?}");
     assert!(reply.contains("\"verdict\":\"ey"), "got {reply:?}");
 }
+
+/// The 8 KiB head bound is not a body bound: a body larger than hyper's read buffer (the
+/// default `max_request_bytes` is 16 KiB) streams through it.
+#[tokio::test]
+async fn bodies_larger_than_the_read_buffer_are_read_whole() {
+    let lab = Lab::start().await;
+    lab.origin
+        .route("/keys.json", Route::json(r#"{"keys":[]}"#));
+    let service = lab.serve(|_| {}).await;
+    let mut body = crate::common::fetch_body(&lab.url("good.test", "/keys.json"), "jwks");
+    body.push_str(&" ".repeat(12 * 1024));
+    assert!(body.len() > portcullis::server::MAX_REQUEST_HEAD_BYTES);
+    let request = format!(
+        "POST /v1/fetch HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let reply = raw_http1(service.addr, request.as_bytes()).await;
+    assert!(reply.starts_with("HTTP/1.1 200"), "got {reply:?}");
+    assert!(reply.contains("\"verdict\":\"ey"), "got {reply:?}");
+}
