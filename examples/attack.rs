@@ -32,6 +32,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use portcullis::testing::dns::{DnsBehavior, DnsResponder};
+use portcullis::testing::h2_frames::{frame, get_headers, preface};
 use portcullis::testing::origin::{Route, TestOrigin};
 use portcullis::testing::pki::{TestCa, Validity};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -51,8 +52,6 @@ const REDIRECTORS: usize = 200;
 const MIN_SUCCESS: f64 = 0.95;
 /// After the attack, the first legitimate requests must be answered within this p99.
 const RECOVERY_P99: Duration = Duration::from_secs(2);
-
-const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 // ---------------------------------------------------------------- lab
 
@@ -97,14 +96,7 @@ async fn start_lab() -> Lab {
     origin.route("/pad.json", Route::json(padded_doc()));
     origin.route(
         "/slow.json",
-        Route::Drip {
-            head:
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1024\r\n\r\n"
-                    .to_vec(),
-            body: vec![b' '; 1024],
-            chunk: 64,
-            delay: Duration::from_millis(300),
-        },
+        Route::drip_json(vec![b' '; 1024], 64, Duration::from_millis(300)),
     );
     origin.route(
         "/redir",
@@ -400,38 +392,6 @@ async fn legit(host: &'static str, port: u16, until: Instant, every: Duration) -
 }
 
 // ---------------------------------------------------------------- raw h2
-
-fn frame(frame_type: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-    let len = payload.len();
-    let mut out = vec![
-        (len >> 16) as u8,
-        (len >> 8) as u8,
-        len as u8,
-        frame_type,
-        flags,
-    ];
-    out.extend_from_slice(&stream.to_be_bytes());
-    out.extend_from_slice(payload);
-    out
-}
-
-fn get_headers(stream: u32, path: &str) -> Vec<u8> {
-    let mut block = vec![0x82, 0x86, 0x04, path.len() as u8];
-    block.extend_from_slice(path.as_bytes());
-    block.extend_from_slice(&[0x01, 0x01, b'x']);
-    frame(0x1, 0x5, stream, &block)
-}
-
-fn preface(window_zero: bool) -> Vec<u8> {
-    let mut out = H2_PREFACE.to_vec();
-    let settings: &[u8] = if window_zero {
-        &[0, 4, 0, 0, 0, 0]
-    } else {
-        &[]
-    };
-    out.extend(frame(0x4, 0, 0, settings));
-    out
-}
 
 /// Reads (acknowledging PINGs) until the server closes or `stop`.
 async fn hold(stream: &mut TcpStream, stop: &AtomicBool) {

@@ -86,14 +86,7 @@ async fn main() {
     origin.route("/fast.json", Route::json(br#"{"keys":[]}"#.to_vec()));
     origin.route(
         "/slow.json",
-        Route::Drip {
-            head:
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1024\r\n\r\n"
-                    .to_vec(),
-            body: vec![b' '; 1024],
-            chunk: 64,
-            delay: Duration::from_millis(150),
-        },
+        Route::drip_json(vec![b' '; 1024], 64, Duration::from_millis(150)),
     );
     let dns = DnsResponder::start(IpAddr::from([127, 0, 0, 1]))
         .await

@@ -75,14 +75,7 @@ async fn lab(max_fetches: usize, max_queue: usize) -> Lab {
     origin.route("/doc.json", Route::json(doc()));
     origin.route(
         "/slow.json",
-        Route::Drip {
-            head:
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1024\r\n\r\n"
-                    .to_vec(),
-            body: vec![b' '; 1024],
-            chunk: 64,
-            delay: Duration::from_millis(250),
-        },
+        Route::drip_json(vec![b' '; 1024], 64, Duration::from_millis(250)),
     );
     let dns = DnsResponder::start(IpAddr::from([127, 0, 0, 1]))
         .await
@@ -92,12 +85,7 @@ async fn lab(max_fetches: usize, max_queue: usize) -> Lab {
     config.resolver.nameservers = vec![dns.addr()];
     config.tls.builtin_roots = false;
     config.audit.enabled = false;
-    config.rate.per_caller_per_s = 1_000_000;
-    config.rate.per_caller_burst = 1_000_000;
-    config.rate.per_target_host_per_s = 1_000_000;
-    config.rate.per_target_host_burst = 1_000_000;
-    config.rate.per_caller_target_host_per_s = 1_000_000;
-    config.rate.per_caller_target_host_burst = 1_000_000;
+    portcullis::testing::lift_rate_limits(&mut config.rate, 1_000_000);
     config.limits.max_concurrent_fetches = max_fetches;
     config.limits.max_queued_requests = max_queue;
     // One load caller: its queue may use the whole global queue, and waits are bounded by

@@ -16,10 +16,9 @@ skip() {
 
 command -v node >/dev/null 2>&1 || skip "node is not installed"
 command -v npm >/dev/null 2>&1 || skip "npm is not installed"
-[ "$(id -u)" = 0 ] || skip "not root (unshare -n and ip addr need root)"
-command -v unshare >/dev/null 2>&1 || skip "unshare (util-linux) not installed"
-command -v ip >/dev/null 2>&1 || skip "ip (iproute2) not installed"
-unshare -n -- true 2>/dev/null || skip "unshare -n is not permitted here"
+# shellcheck source=lib/private-netns.sh
+. scripts/lib/private-netns.sh
+require_private_netns
 
 # Everything that may need the network happens here, outside the namespace.
 echo "== e2e-oidc: building the service and the test lab"

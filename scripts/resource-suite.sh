@@ -23,10 +23,9 @@ skip() {
   exit 1
 }
 
-[ "$(id -u)" = 0 ] || skip "not root (unshare -n and cgroups need root)"
-command -v unshare >/dev/null 2>&1 || skip "unshare (util-linux) not installed"
-command -v ip >/dev/null 2>&1 || skip "ip (iproute2) not installed"
-unshare -n -- true 2>/dev/null || skip "unshare -n is not permitted here"
+# shellcheck source=lib/private-netns.sh
+. scripts/lib/private-netns.sh
+require_private_netns
 
 # The cgroup: v1 memory controller, else v2.
 name="portcullis-resource-$$"

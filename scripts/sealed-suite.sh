@@ -14,10 +14,9 @@ skip() {
   exit 0
 }
 
-[ "$(id -u)" = 0 ] || skip "not root (unshare -n and ip addr need root)"
-command -v unshare >/dev/null 2>&1 || skip "unshare (util-linux) not installed"
-command -v ip >/dev/null 2>&1 || skip "ip (iproute2) not installed"
-unshare -n -- true 2>/dev/null || skip "unshare -n is not permitted here (no CAP_SYS_ADMIN?)"
+# shellcheck source=lib/private-netns.sh
+. scripts/lib/private-netns.sh
+require_private_netns
 
 # Build outside the namespace (cargo may need the network); run the binary inside.
 echo "== sealed suite: building tests/adversarial/"

@@ -132,12 +132,7 @@ async fn start_lab() -> Result<Lab, DemoError> {
     );
     origin.route(
         "/drip.json",
-        Route::Drip {
-            head: b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n".to_vec(),
-            body: vec![b' '; 100_000],
-            chunk: 10,
-            delay: Duration::from_millis(100),
-        },
+        Route::drip_json(vec![b' '; 100_000], 10, Duration::from_millis(100)),
     );
     origin.route(
         "/big.json",

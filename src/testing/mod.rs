@@ -8,6 +8,7 @@
 //! network namespace whose only interface is `lo` (the adversarial suite).
 
 pub mod dns;
+pub mod h2_frames;
 pub mod origin;
 pub mod pki;
 pub mod sealed;
@@ -42,4 +43,16 @@ pub fn ensure_loopback(ip: IpAddr) -> Result<(), TestingError> {
 /// `Fetcher::restrict_connections`).
 pub fn loopback_only(ip: IpAddr) -> bool {
     ip.is_loopback()
+}
+
+/// Sets every API rate limit (per caller, per target host, per caller and host) to `per_s`
+/// per second with an equal burst. Load, attack and admission labs measure queues and
+/// fairness, not the token buckets; a test then lowers the one limit it measures.
+pub fn lift_rate_limits(rate: &mut crate::config::RateConfig, per_s: u32) {
+    rate.per_caller_per_s = per_s;
+    rate.per_caller_burst = per_s;
+    rate.per_target_host_per_s = per_s;
+    rate.per_target_host_burst = per_s;
+    rate.per_caller_target_host_per_s = per_s;
+    rate.per_caller_target_host_burst = per_s;
 }

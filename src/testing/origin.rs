@@ -93,6 +93,22 @@ impl Route {
         Route::response(status, "text/plain", &[("Location", location)], Vec::new())
     }
 
+    /// 200 JSON with a correct Content-Length whose body arrives `chunk` bytes every `delay`:
+    /// the slow origin of the deadline, admission and load tests.
+    pub fn drip_json(body: impl Into<Vec<u8>>, chunk: usize, delay: Duration) -> Route {
+        let body = body.into();
+        Route::Drip {
+            head: format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .into_bytes(),
+            body,
+            chunk,
+            delay,
+        }
+    }
+
     /// 200 JSON sent chunked (no Content-Length), in one chunk.
     pub fn chunked_json(body: impl Into<Vec<u8>>) -> Route {
         let body = body.into();

@@ -6,21 +6,13 @@ pub(crate) async fn caller_cases(lab: &SealedLab, results: &mut Results) {
     let c = Category::Callers;
     let api = start_api(lab, |cfg| {
         cfg.server.request_read_timeout_ms = 1_000;
-        cfg.rate.per_caller_per_s = 1_000;
-        cfg.rate.per_caller_burst = 1_000;
-        cfg.rate.per_target_host_per_s = 1_000;
-        cfg.rate.per_target_host_burst = 1_000;
-        cfg.rate.per_caller_target_host_per_s = 1_000;
-        cfg.rate.per_caller_target_host_burst = 1_000;
+        portcullis::testing::lift_rate_limits(&mut cfg.rate, 1_000);
     })
     .await;
     let tight = start_api(lab, |cfg| {
+        portcullis::testing::lift_rate_limits(&mut cfg.rate, 1_000);
         cfg.rate.per_caller_per_s = 2;
         cfg.rate.per_caller_burst = 5;
-        cfg.rate.per_target_host_per_s = 1_000;
-        cfg.rate.per_target_host_burst = 1_000;
-        cfg.rate.per_caller_target_host_per_s = 1_000;
-        cfg.rate.per_caller_target_host_burst = 1_000;
     })
     .await;
     let good = serde_json::json!({"url": "https://good.test/doc.json", "kind": "json"}).to_string();

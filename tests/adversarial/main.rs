@@ -182,12 +182,7 @@ async fn run_catalogue(net: SealedNet) {
     let mut results = Results::default();
     let config_file = lab.config_file();
     let api = start_api(&lab, |cfg| {
-        cfg.rate.per_caller_per_s = 10_000;
-        cfg.rate.per_caller_burst = 10_000;
-        cfg.rate.per_target_host_per_s = 10_000;
-        cfg.rate.per_target_host_burst = 10_000;
-        cfg.rate.per_caller_target_host_per_s = 10_000;
-        cfg.rate.per_caller_target_host_burst = 10_000;
+        portcullis::testing::lift_rate_limits(&mut cfg.rate, 10_000);
         cfg.cache.negative_ttl_s = 0;
     })
     .await;

@@ -42,16 +42,11 @@ fn body(url: &str) -> String {
 
 /// A JWKS dripped over ~800 ms (inside the lab's 1 s body deadline).
 fn slow_jwks() -> Route {
-    Route::Drip {
-        head: format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            JWKS.len()
-        )
-        .into_bytes(),
-        body: JWKS.as_bytes().to_vec(),
-        chunk: JWKS.len() / 4 + 1,
-        delay: Duration::from_millis(200),
-    }
+    Route::drip_json(
+        JWKS.as_bytes(),
+        JWKS.len() / 4 + 1,
+        Duration::from_millis(200),
+    )
 }
 
 /// Caller A keeps every slot it may busy with slow origins and has many more requests
@@ -67,12 +62,7 @@ async fn a_busy_caller_does_not_starve_another() {
             c.limits.max_concurrent_fetches = 4;
             c.limits.reserved_fetch_slots = 1;
             c.limits.max_queue_wait_ms = 30_000;
-            c.rate.per_caller_per_s = 10_000;
-            c.rate.per_caller_burst = 10_000;
-            c.rate.per_target_host_per_s = 10_000;
-            c.rate.per_target_host_burst = 10_000;
-            c.rate.per_caller_target_host_per_s = 10_000;
-            c.rate.per_caller_target_host_burst = 10_000;
+            portcullis::testing::lift_rate_limits(&mut c.rate, 10_000);
         })
         .await;
     const A_REQUESTS: usize = 30;
@@ -255,8 +245,7 @@ async fn redirect_fan_in_is_held_to_the_victims_host_rate() {
     const BURST: u32 = 4;
     let svc = lab
         .serve(|c| {
-            c.rate.per_caller_per_s = 10_000;
-            c.rate.per_caller_burst = 10_000;
+            portcullis::testing::lift_rate_limits(&mut c.rate, 10_000);
             c.rate.per_target_host_per_s = PER_S;
             c.rate.per_target_host_burst = BURST;
             c.rate.per_caller_target_host_per_s = PER_S;
@@ -381,16 +370,11 @@ async fn a_joiner_is_not_refused_for_the_leaders_queue() {
         c.limits.total_timeout_ms = 5_000;
     })
     .await;
-    let slow = Route::Drip {
-        head: format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            JWKS.len()
-        )
-        .into_bytes(),
-        body: JWKS.as_bytes().to_vec(),
-        chunk: JWKS.len() / 6 + 1,
-        delay: Duration::from_millis(250),
-    };
+    let slow = Route::drip_json(
+        JWKS.as_bytes(),
+        JWKS.len() / 6 + 1,
+        Duration::from_millis(250),
+    );
     lab.origin.route("/slow.json", slow);
     lab.origin.route("/shared.json", Route::json(JWKS));
     let svc = lab

@@ -228,6 +228,17 @@ fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
     path.display().to_string()
 }
 
+/// `portcullis config check --config <path>`: exit code, stdout, stderr.
+async fn config_check(path: String) -> (i32, String, String) {
+    run(vec![
+        "config".into(),
+        "check".into(),
+        "--config".into(),
+        path,
+    ])
+    .await
+}
+
 #[tokio::test]
 async fn config_check_summarizes_what_serve_would_load() {
     let dir = tempfile::tempdir().unwrap();
@@ -254,13 +265,7 @@ async fn config_check_summarizes_what_serve_would_load() {
             key.display().to_string()
         ),
     );
-    let (code, out, err) = run(vec![
-        "config".into(),
-        "check".into(),
-        "--config".into(),
-        config.clone(),
-    ])
-    .await;
+    let (code, out, err) = config_check(config.clone()).await;
     assert_eq!(code, 0, "{out}{err}");
     for needle in [
         format!("config:   {config}"),
@@ -293,13 +298,7 @@ async fn config_check_errors_name_the_file_the_line_and_the_caller() {
         "a.toml",
         &format!("[rules]\nfiles = [{rules:?}]\n"),
     );
-    let (code, _, err) = run(vec![
-        "config".into(),
-        "check".into(),
-        "--config".into(),
-        config,
-    ])
-    .await;
+    let (code, _, err) = config_check(config).await;
     assert_eq!(code, 2, "{err}");
     assert!(err.contains(&rules), "{err}");
     assert!(err.contains("line 3"), "{err}");
@@ -310,13 +309,7 @@ async fn config_check_errors_name_the_file_the_line_and_the_caller() {
         "b.toml",
         "[[server.callers]]\nname = \"as-7\"\ntoken_sha256 = \"abc\"\n",
     );
-    let (code, _, err) = run(vec![
-        "config".into(),
-        "check".into(),
-        "--config".into(),
-        config.clone(),
-    ])
-    .await;
+    let (code, _, err) = config_check(config.clone()).await;
     assert_eq!(code, 2);
     assert!(err.contains(&config), "{err}");
     assert!(err.contains("caller \"as-7\""), "{err}");
@@ -327,13 +320,7 @@ async fn config_check_errors_name_the_file_the_line_and_the_caller() {
         "c.toml",
         "[server]\nlisten = \"localhost:8788\"\n",
     );
-    let (code, _, err) = run(vec![
-        "config".into(),
-        "check".into(),
-        "--config".into(),
-        config,
-    ])
-    .await;
+    let (code, _, err) = config_check(config).await;
     assert_eq!(code, 2);
     assert!(err.contains("IP literal"), "{err}");
 
@@ -342,13 +329,7 @@ async fn config_check_errors_name_the_file_the_line_and_the_caller() {
         "d.toml",
         "[server]\nlisten = \"0.0.0.0:8788\"\n",
     );
-    let (code, _, err) = run(vec![
-        "config".into(),
-        "check".into(),
-        "--config".into(),
-        config,
-    ])
-    .await;
+    let (code, _, err) = config_check(config).await;
     assert_eq!(code, 2, "no callers on a public address");
     assert!(err.contains("server.callers"), "{err}");
 
@@ -357,13 +338,7 @@ async fn config_check_errors_name_the_file_the_line_and_the_caller() {
         "e.toml",
         "[signing]\nkey_file = \"/nonexistent/key.pem\"\n",
     );
-    let (code, _, err) = run(vec![
-        "config".into(),
-        "check".into(),
-        "--config".into(),
-        config,
-    ])
-    .await;
+    let (code, _, err) = config_check(config).await;
     assert_eq!(code, 2);
     assert!(err.contains("/nonexistent/key.pem"), "{err}");
 }

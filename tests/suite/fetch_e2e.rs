@@ -310,14 +310,7 @@ async fn slow_drip_hits_the_body_deadline() {
     let lab = Lab::start().await;
     lab.origin.route(
         "/drip",
-        Route::Drip {
-            head:
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
-                    .to_vec(),
-            body: vec![b' '; 1000],
-            chunk: 1,
-            delay: Duration::from_millis(50),
-        },
+        Route::drip_json(vec![b' '; 1000], 1, Duration::from_millis(50)),
     );
     let started = std::time::Instant::now();
     let report = lab.fetch(&lab.url("good.test", "/drip")).await;

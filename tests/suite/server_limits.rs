@@ -13,47 +13,8 @@ use tokio::net::TcpStream;
 use crate::common::api::get;
 use crate::common::{Lab, RunningService, wait_until};
 use portcullis::config::Config;
-use portcullis::server::control_frames::H2_PREFACE;
+use portcullis::testing::h2_frames::{PING, RST_STREAM, SETTINGS, frame, get_headers, preface};
 use portcullis::testing::origin::Route;
-
-const PING: u8 = 0x6;
-const SETTINGS: u8 = 0x4;
-const HEADERS: u8 = 0x1;
-const RST_STREAM: u8 = 0x3;
-
-fn frame(frame_type: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-    let len = payload.len();
-    let mut out = vec![
-        (len >> 16) as u8,
-        (len >> 8) as u8,
-        len as u8,
-        frame_type,
-        flags,
-    ];
-    out.extend_from_slice(&stream.to_be_bytes());
-    out.extend_from_slice(payload);
-    out
-}
-
-/// HPACK for `GET <path>` (static-table indexes and literals, no Huffman).
-fn get_headers(stream: u32, path: &str) -> Vec<u8> {
-    let mut block = vec![0x82, 0x86, 0x04, path.len() as u8];
-    block.extend_from_slice(path.as_bytes());
-    block.extend_from_slice(&[0x01, 0x01, b'x']);
-    frame(HEADERS, 0x5, stream, &block)
-}
-
-/// The client preface plus SETTINGS; `window_zero` announces an initial window of 0.
-fn preface(window_zero: bool) -> Vec<u8> {
-    let mut out = H2_PREFACE.to_vec();
-    let settings: Vec<u8> = if window_zero {
-        vec![0x00, 0x04, 0, 0, 0, 0]
-    } else {
-        Vec::new()
-    };
-    out.extend(frame(SETTINGS, 0, 0, &settings));
-    out
-}
 
 async fn connect(addr: SocketAddr) -> TcpStream {
     assert!(addr.ip().is_loopback());
@@ -403,16 +364,7 @@ async fn a_client_that_half_closes_after_its_request_gets_its_verdict() {
     let document = br#"{"keys":[]}"#.to_vec();
     lab.origin.route(
         "/slow-jwks.json",
-        Route::Drip {
-            head: format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-                document.len()
-            )
-            .into_bytes(),
-            body: document,
-            chunk: 4,
-            delay: Duration::from_millis(60),
-        },
+        Route::drip_json(document, 4, Duration::from_millis(60)),
     );
     let service = lab.serve(|_| {}).await;
     let body = crate::common::fetch_body(&lab.url("good.test", "/slow-jwks.json"), "jwks");

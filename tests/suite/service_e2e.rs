@@ -26,16 +26,11 @@ fn body(url: &str, kind: &str) -> String {
 }
 
 fn slow_jwks() -> Route {
-    Route::Drip {
-        head: format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            JWKS.len()
-        )
-        .into_bytes(),
-        body: JWKS.as_bytes().to_vec(),
-        chunk: JWKS.len() / 4 + 1,
-        delay: Duration::from_millis(100),
-    }
+    Route::drip_json(
+        JWKS.as_bytes(),
+        JWKS.len() / 4 + 1,
+        Duration::from_millis(100),
+    )
 }
 
 #[tokio::test]

@@ -37,16 +37,11 @@ fn signed_claims(reply: &Value) -> Value {
 const CLIENT_SLACK: Duration = Duration::from_millis(150);
 
 fn drip(delay_ms: u64) -> Route {
-    Route::Drip {
-        head: format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            DOC.len()
-        )
-        .into_bytes(),
-        body: DOC.as_bytes().to_vec(),
-        chunk: DOC.len() / 4 + 1,
-        delay: Duration::from_millis(delay_ms),
-    }
+    Route::drip_json(
+        DOC.as_bytes(),
+        DOC.len() / 4 + 1,
+        Duration::from_millis(delay_ms),
+    )
 }
 
 #[tokio::test]
