@@ -112,8 +112,9 @@ async fn start_lab() -> Lab {
     std::fs::write(dir.path().join("ca.pem"), ca.ca_pem()).unwrap();
     std::fs::write(
         dir.path().join("rules.toml"),
-        format!(
-            "ports = [443, {port}]\n\n[[ranges]]\ncidr = \"127.0.0.2/32\"\naction = \"allow\"\nnote = \"resource suite origin\"\n"
+        portcullis::testing::one_origin_rules(
+            SocketAddr::new(IpAddr::from(ORIGIN), port),
+            "resource suite origin",
         ),
     )
     .unwrap();

@@ -25,7 +25,6 @@ use hyper_util::rt::TokioIo;
 use portcullis::assemble;
 use portcullis::config::{CallerConfig, Config};
 use portcullis::fetch::resolver::{HickoryResolver, Resolve};
-use portcullis::policy::{Policy, PolicyOptions, RulesFile};
 use portcullis::server::{self, App, Listeners};
 use portcullis::testing::dns::{DnsBehavior, DnsResponder};
 use portcullis::testing::origin::{Route, TestOrigin};
@@ -122,15 +121,9 @@ async fn main() {
             token_sha256: portcullis::config::TokenHash::of_token(TOKEN_B),
         },
     ];
-    let rules = format!(
-        "ports = [{port}]\n\n[[ranges]]\ncidr = \"127.0.0.2/32\"\naction = \"allow\"\nnote = \"fairness lab origin\"\n"
-    );
-    let policy = Policy::new(
-        vec![
-            RulesFile::embedded_default(),
-            RulesFile::parse(&rules, "fairness").unwrap(),
-        ],
-        PolicyOptions::default(),
+    let policy = portcullis::testing::one_origin_policy(
+        SocketAddr::new(IpAddr::from(ORIGIN), port),
+        "fairness lab origin",
     )
     .unwrap();
     let resolver: Arc<dyn Resolve> =

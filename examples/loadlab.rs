@@ -37,7 +37,6 @@ use hyper_util::rt::TokioIo;
 use portcullis::assemble;
 use portcullis::config::Config;
 use portcullis::fetch::resolver::{HickoryResolver, Resolve};
-use portcullis::policy::{Policy, PolicyOptions, RulesFile};
 use portcullis::server::{self, App, Listeners};
 use portcullis::testing::dns::{DnsBehavior, DnsResponder};
 use portcullis::testing::origin::{Route, TestOrigin};
@@ -121,16 +120,9 @@ async fn lab(max_fetches: usize, max_queue: usize) -> Lab {
 async fn start_service(lab: &Lab, listen: SocketAddr) -> SocketAddr {
     let mut config = lab.config.clone();
     config.server.listen = listen;
-    let rules = format!(
-        "ports = [{}]\n\n[[ranges]]\ncidr = \"127.0.0.2/32\"\naction = \"allow\"\nnote = \"load lab origin\"\n",
-        lab.port
-    );
-    let policy = Policy::new(
-        vec![
-            RulesFile::embedded_default(),
-            RulesFile::parse(&rules, "loadlab").unwrap(),
-        ],
-        PolicyOptions::default(),
+    let policy = portcullis::testing::one_origin_policy(
+        SocketAddr::new(IpAddr::from(ORIGIN), lab.port),
+        "load lab origin",
     )
     .unwrap();
     let resolver: Arc<dyn Resolve> =

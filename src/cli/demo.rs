@@ -11,7 +11,6 @@ use portcullis::assemble::{self, StartError};
 use portcullis::config::Config;
 use portcullis::fetch::resolver::{HickoryResolver, Resolve};
 use portcullis::kind::Kind;
-use portcullis::policy::{Policy, PolicyOptions, RulesFile};
 use portcullis::server::request::{ExpectBody, FetchApiRequest};
 use portcullis::service::Service;
 use portcullis::testing::dns::{DnsBehavior, DnsResponder};
@@ -151,15 +150,9 @@ async fn start_lab() -> Result<Lab, DemoError> {
     config.limits.body_timeout_ms = 1_000;
     config.limits.first_byte_timeout_ms = 1_000;
     config.audit.enabled = false;
-    let rules = format!(
-        "ports = [443, {port}]\n\n[[ranges]]\ncidr = \"127.0.0.2/32\"\naction = \"allow\"\nnote = \"demo origin\"\n"
-    );
-    let policy = Policy::new(
-        vec![
-            RulesFile::embedded_default(),
-            RulesFile::parse(&rules, "demo")?,
-        ],
-        PolicyOptions::default(),
+    let policy = portcullis::testing::one_origin_policy(
+        std::net::SocketAddr::new(IpAddr::from(ORIGIN_IP), port),
+        "demo origin",
     )?
     .with_self_addresses(portcullis::fetch::self_addrs::interface_addresses());
     let resolver: Arc<dyn Resolve> = Arc::new(HickoryResolver::from_config(&config.resolver)?);

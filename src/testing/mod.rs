@@ -45,6 +45,32 @@ pub fn loopback_only(ip: IpAddr) -> bool {
     ip.is_loopback()
 }
 
+/// The operator rules layer of a one-origin lab (the demo and the attack, fairness and load
+/// examples): only the origin's address and port are allowed, on top of the default rules.
+pub fn one_origin_rules(origin: std::net::SocketAddr, note: &str) -> String {
+    format!(
+        "ports = [443, {port}]\n\n[[ranges]]\ncidr = \"{net}\"\naction = \"allow\"\nnote = {note:?}\n",
+        port = origin.port(),
+        net = ipnet::IpNet::from(origin.ip()),
+    )
+}
+
+/// The embedded default rules plus [`one_origin_rules`]: the policy a one-origin lab's
+/// fetcher checks (its connections are further restricted by [`loopback_only`]).
+pub fn one_origin_policy(
+    origin: std::net::SocketAddr,
+    note: &str,
+) -> Result<crate::policy::Policy, crate::policy::RulesError> {
+    use crate::policy::{Policy, PolicyOptions, RulesFile};
+    Policy::new(
+        vec![
+            RulesFile::embedded_default(),
+            RulesFile::parse(&one_origin_rules(origin, note), note)?,
+        ],
+        PolicyOptions::default(),
+    )
+}
+
 /// Sets every API rate limit (per caller, per target host, per caller and host) to `per_s`
 /// per second with an equal burst. Load, attack and admission labs measure queues and
 /// fairness, not the token buckets; a test then lowers the one limit it measures.
@@ -55,4 +81,24 @@ pub fn lift_rate_limits(rate: &mut crate::config::RateConfig, per_s: u32) {
     rate.per_target_host_burst = per_s;
     rate.per_caller_target_host_per_s = per_s;
     rate.per_caller_target_host_burst = per_s;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_origin_policy_allows_the_origin_and_nothing_else_on_loopback() {
+        let origin: std::net::SocketAddr = "127.0.0.2:8443".parse().unwrap();
+        let rules = one_origin_rules(origin, "lab origin");
+        assert!(rules.contains("cidr = \"127.0.0.2/32\""), "{rules}");
+        let policy = one_origin_policy(origin, "lab origin").unwrap();
+        assert!(policy.classify(origin.ip()).decision.is_allow());
+        assert!(
+            !policy
+                .classify("127.0.0.3".parse().unwrap())
+                .decision
+                .is_allow()
+        );
+    }
 }
