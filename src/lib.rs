@@ -22,6 +22,7 @@ pub mod facts;
 pub mod fetch;
 pub mod fleet;
 pub mod judge;
+pub mod keyed_limit;
 pub mod kind;
 pub mod policy;
 pub mod problem;

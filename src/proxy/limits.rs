@@ -2,27 +2,17 @@
 //! open tunnels per caller and in total. Each wall has its own code (see [`super::codes`]).
 
 use std::collections::HashMap;
-use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 
-use governor::{DefaultKeyedRateLimiter, Quota};
+use governor::DefaultKeyedRateLimiter;
 
 use super::codes::{
     PROXY_CALLER_TUNNELS_EXHAUSTED, PROXY_RATE_LIMITED_CALLER, PROXY_RATE_LIMITED_TARGET_HOST,
     PROXY_TUNNELS_EXHAUSTED,
 };
 use crate::config::ProxyConfig;
+use crate::keyed_limit;
 use crate::problem::Code;
-
-/// Distinct keys a keyed limiter holds before idle ones are swept; bounds memory when an
-/// attacker varies host names.
-const MAX_LIMITER_KEYS: usize = 100_000;
-
-fn quota(per_s: u32, burst: u32) -> Quota {
-    let per_s = NonZeroU32::new(per_s).unwrap_or(NonZeroU32::MIN);
-    let burst = NonZeroU32::new(burst).unwrap_or(per_s);
-    Quota::per_second(per_s).allow_burst(burst)
-}
 
 /// Rate limiters and tunnel counts of one proxy.
 pub struct TunnelAdmission {
@@ -63,39 +53,22 @@ impl TunnelAdmission {
     /// From `[proxy]`.
     pub fn new(config: &ProxyConfig) -> TunnelAdmission {
         TunnelAdmission {
-            callers: DefaultKeyedRateLimiter::keyed(quota(
-                config.per_caller_per_s,
-                config.per_caller_burst,
-            )),
-            hosts: DefaultKeyedRateLimiter::keyed(quota(
-                config.per_target_host_per_s,
-                config.per_target_host_burst,
-            )),
+            callers: keyed_limit::keyed(config.per_caller_per_s, config.per_caller_burst),
+            hosts: keyed_limit::keyed(config.per_target_host_per_s, config.per_target_host_burst),
             open: Arc::default(),
             max_total: config.max_tunnels,
             max_per_caller: config.max_tunnels_per_caller,
         }
     }
 
-    fn sweep(limiter: &DefaultKeyedRateLimiter<String>) {
-        if limiter.len() > MAX_LIMITER_KEYS {
-            limiter.retain_recent();
-        }
-    }
-
-    /// The caller's CONNECT rate.
+    /// The caller's CONNECT rate (a full key table refuses new callers: fail closed).
     pub fn admit_caller(&self, caller: &str) -> Result<(), Code> {
-        Self::sweep(&self.callers);
-        self.callers
-            .check_key(&caller.to_owned())
-            .map_err(|_| PROXY_RATE_LIMITED_CALLER)
+        keyed_limit::check(&self.callers, &caller.to_owned()).map_err(|_| PROXY_RATE_LIMITED_CALLER)
     }
 
-    /// The target host's tunnel rate.
+    /// The target host's tunnel rate (a full key table refuses new hosts: fail closed).
     pub fn admit_host(&self, host: &str) -> Result<(), Code> {
-        Self::sweep(&self.hosts);
-        self.hosts
-            .check_key(&host.to_owned())
+        keyed_limit::check(&self.hosts, &host.to_owned())
             .map_err(|_| PROXY_RATE_LIMITED_TARGET_HOST)
     }
 

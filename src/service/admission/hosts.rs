@@ -8,36 +8,29 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use governor::DefaultKeyedRateLimiter;
-use governor::clock::{Clock, DefaultClock};
 
-use super::{Limit, MAX_LIMITER_KEYS, Refusal, quota};
+use super::{Limit, Refusal};
 use crate::config::RateConfig;
 use crate::fetch::HopGate;
+use crate::keyed_limit::{self, Denied};
 use crate::problem::Problem;
 
-/// Checks one key of a keyed limiter, sweeping idle keys when the key count passes
-/// [`MAX_LIMITER_KEYS`]; when sweeping does not help (an attacker varying keys faster than
-/// they go idle), new keys are refused, so memory stays bounded and the host stays safe.
+/// [`keyed_limit::check`] answered as the service's [`Refusal`] for `limit` (at least 1 s
+/// `retry_after`, so a client never spins).
 pub(crate) fn check_keyed<K>(
     limiter: &DefaultKeyedRateLimiter<K>,
-    key: K,
+    key: &K,
     limit: Limit,
 ) -> Result<(), Refusal>
 where
     K: std::hash::Hash + Eq + Clone,
 {
-    if limiter.len() > MAX_LIMITER_KEYS {
-        limiter.retain_recent();
-        limiter.shrink_to_fit();
-        if limiter.len() > MAX_LIMITER_KEYS {
-            return Err(Refusal::soon(limit));
-        }
-    }
-    limiter.check_key(&key).map_err(|not_until| Refusal {
-        limit,
-        retry_after: not_until
-            .wait_time_from(DefaultClock::default().now())
-            .max(Duration::from_secs(1)),
+    keyed_limit::check(limiter, key).map_err(|denied| match denied {
+        Denied::TooManyKeys => Refusal::soon(limit),
+        Denied::Rate { retry_after } => Refusal {
+            limit,
+            retry_after: retry_after.max(Duration::from_secs(1)),
+        },
     })
 }
 
@@ -51,14 +44,11 @@ impl HostBudgets {
     /// Builds both limiters from `[rate]`.
     pub fn new(rate: &RateConfig) -> HostBudgets {
         HostBudgets {
-            ceiling: DefaultKeyedRateLimiter::keyed(quota(
-                rate.per_target_host_per_s,
-                rate.per_target_host_burst,
-            )),
-            per_caller: DefaultKeyedRateLimiter::keyed(quota(
+            ceiling: keyed_limit::keyed(rate.per_target_host_per_s, rate.per_target_host_burst),
+            per_caller: keyed_limit::keyed(
                 rate.per_caller_target_host_per_s,
                 rate.per_caller_target_host_burst,
-            )),
+            ),
         }
     }
 
@@ -66,10 +56,10 @@ impl HostBudgets {
     pub fn admit(&self, caller: &str, host: &str) -> Result<(), Refusal> {
         check_keyed(
             &self.per_caller,
-            (caller.to_owned(), host.to_owned()),
+            &(caller.to_owned(), host.to_owned()),
             Limit::CallerTargetHost,
         )?;
-        check_keyed(&self.ceiling, host.to_owned(), Limit::TargetHost)
+        check_keyed(&self.ceiling, &host.to_owned(), Limit::TargetHost)
     }
 }
 

@@ -14,11 +14,8 @@ pub mod fair;
 pub mod hosts;
 pub mod slots;
 
-use std::num::NonZeroU32;
-
-use governor::Quota;
-
 use crate::config::{LimitsConfig, RateConfig};
+use crate::keyed_limit;
 use crate::problem::Code;
 pub use hosts::{CallerHops, HostBudgets};
 pub use slots::{FetchSlot, Slots};
@@ -40,19 +37,12 @@ pub const ALL_CODES: &[Code] = &[
     QUEUE_TIMEOUT,
 ];
 
-/// Distinct keys a keyed limiter holds before idle ones are swept; bounds memory when an
-/// attacker varies host names. Past it (after a sweep), new keys are refused.
-pub const MAX_LIMITER_KEYS: usize = 100_000;
+/// The key bound of every keyed limiter (defined with the mechanism, [`crate::keyed_limit`]).
+pub use crate::keyed_limit::MAX_LIMITER_KEYS;
 
 /// Every scope label [`Refusal::scope`] can return, for pre-registering the metric (the
 /// list lives with the metric, a layer below).
 pub use crate::telemetry::metrics::SCOPES;
-
-pub(crate) fn quota(per_s: u32, burst: u32) -> Quota {
-    let per_s = NonZeroU32::new(per_s).unwrap_or(NonZeroU32::MIN);
-    let burst = NonZeroU32::new(burst).unwrap_or(per_s);
-    Quota::per_second(per_s).allow_burst(burst)
-}
 
 /// All limits of one service instance.
 pub struct Admission {
@@ -65,10 +55,7 @@ impl Admission {
     /// Builds the limits from config.
     pub fn new(rate: &RateConfig, limits: &LimitsConfig) -> Admission {
         Admission {
-            callers: governor::DefaultKeyedRateLimiter::keyed(quota(
-                rate.per_caller_per_s,
-                rate.per_caller_burst,
-            )),
+            callers: keyed_limit::keyed(rate.per_caller_per_s, rate.per_caller_burst),
             hosts: std::sync::Arc::new(HostBudgets::new(rate)),
             slots: Slots::new(limits),
         }
@@ -76,7 +63,7 @@ impl Admission {
 
     /// One request from `caller`.
     pub fn admit_caller(&self, caller: &str) -> Result<(), Refusal> {
-        hosts::check_keyed(&self.callers, caller.to_owned(), Limit::Caller)
+        hosts::check_keyed(&self.callers, &caller.to_owned(), Limit::Caller)
     }
 
     /// One upstream fetch by `caller` to `host` (first hop).
