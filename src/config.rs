@@ -14,6 +14,14 @@ use crate::kind::{Kind, Profile};
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
 /// Largest `POST /v1/fetch` body accepted; a request is a URL and a few expectations.
 pub const DEFAULT_MAX_REQUEST_BYTES: usize = 16 * 1024;
+/// Largest HTTP/1.1 request head (request line and headers) on the API; a longer one is
+/// answered `431`. It is also hyper's read buffer per connection, so the default is the
+/// smallest the parser allows: API heads are a bearer token and a few headers.
+pub const DEFAULT_MAX_REQUEST_HEAD_BYTES: usize = 8 * 1024;
+/// hyper's smallest HTTP/1 read buffer; `server.max_request_head_bytes` below it is a
+/// config error. Above it, hyper's first short read doubles the buffer (16 KiB per
+/// connection at 8 KiB + 1), the cost docs/benchmarks.md measured.
+pub const MIN_REQUEST_HEAD_BYTES: usize = 8 * 1024;
 /// Time a caller has to send a whole request body (slowloris bound).
 pub const DEFAULT_REQUEST_READ_TIMEOUT_MS: u64 = 5_000;
 /// Time in-flight requests get to finish after SIGTERM.
@@ -384,6 +392,8 @@ pub struct ServerConfig {
     pub callers: Vec<CallerConfig>,
     /// Largest request body.
     pub max_request_bytes: usize,
+    /// Largest HTTP/1.1 request head (see [`DEFAULT_MAX_REQUEST_HEAD_BYTES`]).
+    pub max_request_head_bytes: usize,
     /// Deadline for reading a request body.
     pub request_read_timeout_ms: u64,
     /// Time given to in-flight requests on shutdown.
@@ -418,6 +428,7 @@ impl Default for ServerConfig {
             listen_tcp: true,
             callers: Vec::new(),
             max_request_bytes: DEFAULT_MAX_REQUEST_BYTES,
+            max_request_head_bytes: DEFAULT_MAX_REQUEST_HEAD_BYTES,
             request_read_timeout_ms: DEFAULT_REQUEST_READ_TIMEOUT_MS,
             shutdown_grace_ms: DEFAULT_SHUTDOWN_GRACE_MS,
             max_connections: DEFAULT_MAX_CONNECTIONS,
@@ -895,6 +906,12 @@ impl Config {
                 });
             }
         }
+        if self.server.max_request_head_bytes < MIN_REQUEST_HEAD_BYTES {
+            return Err(ConfigError::Range {
+                key: "server.max_request_head_bytes",
+                why: "must be at least 8192 (the HTTP/1 parser's smallest buffer)",
+            });
+        }
         if l.max_concurrent_fetches == 0 {
             return Err(ConfigError::Range {
                 key: "limits.max_concurrent_fetches",
@@ -1019,6 +1036,25 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn request_head_bound_cannot_go_below_the_parser_minimum() {
+        let err = Config::from_toml_str("[server]\nmax_request_head_bytes = 8191\n").unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Range {
+                key: "server.max_request_head_bytes",
+                ..
+            }
+        ));
+        let c = Config::from_toml_str("[server]\nmax_request_head_bytes = 8192\n").unwrap();
+        assert_eq!(c.server.max_request_head_bytes, MIN_REQUEST_HEAD_BYTES);
+        let default = Config::from_toml_str("").unwrap();
+        assert_eq!(
+            default.server.max_request_head_bytes,
+            DEFAULT_MAX_REQUEST_HEAD_BYTES
+        );
     }
 
     #[test]

@@ -37,7 +37,7 @@ use serde_json::json;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
 
-use crate::config::ServerConfig;
+use crate::config::{MIN_REQUEST_HEAD_BYTES, ServerConfig};
 use crate::kind::Kind;
 use crate::refusal::Refused;
 use crate::service::Service;
@@ -539,19 +539,17 @@ impl Listeners {
 /// HTTP/1.1 from h2c; see [`first_bytes`]).
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Largest HTTP/1 request head (and hyper's read buffer per connection); a longer head is
-/// answered `431`. hyper's smallest allowed value: with a larger bound, the 24 bytes the
-/// protocol sniffer hands back make hyper's first read grow the buffer to 16 KiB, on every
-/// connection, for its whole life (issue 13). API heads are a bearer token and a few headers.
-pub const MAX_REQUEST_HEAD_BYTES: usize = 8 * 1024;
-
 fn builder(config: &ServerConfig) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT)
-        .max_buf_size(MAX_REQUEST_HEAD_BYTES)
+        // The largest request head is hyper's read buffer per connection. At hyper's minimum
+        // (the default) the 24 bytes the protocol sniffer hands back cannot make hyper's
+        // first read grow the buffer to 16 KiB for the connection's life (issue 13). The
+        // clamp keeps a config built in code from reaching hyper's assertion.
+        .max_buf_size(config.max_request_head_bytes.max(MIN_REQUEST_HEAD_BYTES))
         // Do not read a connection while its request is answered: hyper's probe for a
         // hang-up reserves a second 8 KiB buffer per waiting connection (the request body
         // still pins the first). A client that hangs up is noticed when its answer is
@@ -626,13 +624,30 @@ fn spawn_connection<I>(
         });
         let connection = builder.serve_connection(TokioIo::new(io), service);
         tokio::select! {
-            _ = watcher.watch(connection.into_owned()) => {}
+            ended = watcher.watch(connection.into_owned()) => {
+                // hyper answers an oversized head with `431` itself, before any handler
+                // runs; the connection's error is the only place to count it.
+                if ended.is_err_and(|e| head_too_large(e.as_ref())) {
+                    metrics
+                        .connections_closed
+                        .with_label_values(&["request_head_too_large"])
+                        .inc();
+                }
+            }
             reason = activity.expired(limits) => {
                 metrics.connections_closed.with_label_values(&[reason]).inc();
             }
         }
         drop(slot);
     });
+}
+
+/// True when hyper ended a connection over a request head larger than
+/// `server.max_request_head_bytes` (it has answered `431`).
+fn head_too_large(error: &(dyn std::error::Error + 'static)) -> bool {
+    error
+        .downcast_ref::<hyper::Error>()
+        .is_some_and(hyper::Error::is_parse_too_large)
 }
 
 /// Serves until `shutdown` resolves, then stops accepting and gives in-flight requests

@@ -449,12 +449,13 @@ impl Telemetry {
 
 /// Why the API server closed a connection: label values of
 /// `portcullis_api_connections_closed_total{reason}`.
-pub const CLOSE_REASONS: [&str; 5] = [
+pub const CLOSE_REASONS: [&str; 6] = [
     "first_request_timeout",
     "idle_timeout",
     "evicted_idle",
     "control_frame_flood",
     "conflicting_framing",
+    "request_head_too_large",
 ];
 
 /// The API server's protections, visible: each cut is counted so an operator sees an attack

@@ -76,6 +76,7 @@ const API_ERROR_CODES: &[&str] = &[
     "method_not_allowed",
     "server_busy",
     "conflicting_framing",
+    "request_head_too_large",
 ];
 
 #[test]

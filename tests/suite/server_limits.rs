@@ -345,14 +345,15 @@ async fn request_heads_are_bounded_at_8_kib() {
         )
     };
     // Just inside the bound: served.
-    let inside = head(portcullis::server::MAX_REQUEST_HEAD_BYTES - 200);
-    assert!(inside.len() < portcullis::server::MAX_REQUEST_HEAD_BYTES);
+    let inside = head(portcullis::config::DEFAULT_MAX_REQUEST_HEAD_BYTES - 200);
+    assert!(inside.len() < portcullis::config::DEFAULT_MAX_REQUEST_HEAD_BYTES);
     let ok = raw_http1(service.addr, inside.as_bytes()).await;
     assert!(ok.starts_with("HTTP/1.1 200"), "got {ok:?}");
     // Past it: 431, not a bigger buffer.
-    let outside = head(portcullis::server::MAX_REQUEST_HEAD_BYTES + 100);
+    let outside = head(portcullis::config::DEFAULT_MAX_REQUEST_HEAD_BYTES + 100);
     let refused = raw_http1(service.addr, outside.as_bytes()).await;
     assert!(refused.starts_with("HTTP/1.1 431"), "got {refused:?}");
+    wait_until(|| closed_count(&service, "request_head_too_large") == 1).await;
 }
 
 /// The API does not read a connection while its request is being answered (that read would
@@ -395,7 +396,7 @@ async fn bodies_larger_than_the_read_buffer_are_read_whole() {
     let service = lab.serve(|_| {}).await;
     let mut body = crate::common::fetch_body(&lab.url("good.test", "/keys.json"), "jwks");
     body.push_str(&" ".repeat(12 * 1024));
-    assert!(body.len() > portcullis::server::MAX_REQUEST_HEAD_BYTES);
+    assert!(body.len() > portcullis::config::DEFAULT_MAX_REQUEST_HEAD_BYTES);
     let request = format!(
         "POST /v1/fetch HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
