@@ -28,6 +28,44 @@ fn fixed_settings(config: &Config) -> Vec<(&'static str, String)> {
         ("server.unix_socket", format!("{:?}", s.unix_socket)),
         ("server.max_connections", s.max_connections.to_string()),
         ("server.shutdown_grace_ms", s.shutdown_grace_ms.to_string()),
+        // Read once when the HTTP server and each connection are set up.
+        (
+            "server.max_request_head_bytes",
+            s.max_request_head_bytes.to_string(),
+        ),
+        (
+            "server.first_request_timeout_ms",
+            s.first_request_timeout_ms.to_string(),
+        ),
+        ("server.idle_timeout_ms", s.idle_timeout_ms.to_string()),
+        (
+            "server.h2_keep_alive_interval_ms",
+            s.h2_keep_alive_interval_ms.to_string(),
+        ),
+        (
+            "server.h2_keep_alive_timeout_ms",
+            s.h2_keep_alive_timeout_ms.to_string(),
+        ),
+        (
+            "server.h2_max_concurrent_streams",
+            s.h2_max_concurrent_streams.to_string(),
+        ),
+        (
+            "server.h2_max_control_frames_per_s",
+            s.h2_max_control_frames_per_s.to_string(),
+        ),
+        (
+            "server.max_pending_response_bytes",
+            s.max_pending_response_bytes.to_string(),
+        ),
+        (
+            "server.max_pending_response_bytes_per_connection",
+            s.max_pending_response_bytes_per_connection.to_string(),
+        ),
+        (
+            "server.metrics_render_interval_ms",
+            s.metrics_render_interval_ms.to_string(),
+        ),
         ("audit", format!("{:?}", config.audit)),
         ("log", format!("{:?}", config.log)),
     ]
@@ -92,5 +130,35 @@ impl Reloader {
             *kept = Some(key.clone());
         }
         Ok(loaded)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `[server]` key read only when the server or a connection is set up is named
+    /// when a reload changes it, instead of silently not applying.
+    #[test]
+    fn connection_settings_are_reported_as_not_reloadable() {
+        let started = Config::default();
+        let mut changed = Config::default();
+        changed.server.h2_max_concurrent_streams += 1;
+        changed.server.max_request_head_bytes += 1;
+        changed.server.idle_timeout_ms += 1;
+        let differing: Vec<&str> = fixed_settings(&started)
+            .into_iter()
+            .zip(fixed_settings(&changed))
+            .filter(|(old, new)| old.1 != new.1)
+            .map(|(old, _)| old.0)
+            .collect();
+        assert_eq!(
+            differing,
+            [
+                "server.max_request_head_bytes",
+                "server.idle_timeout_ms",
+                "server.h2_max_concurrent_streams"
+            ]
+        );
     }
 }
