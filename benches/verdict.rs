@@ -14,7 +14,7 @@ use portcullis::facts::FetchFacts;
 use portcullis::kind::{Kind, Outcome};
 use portcullis::verdict::{
     AnswerHead, CacheClaim, Claims, JudgedClaims, KeyRing, SigningKey, VerdictInput, new_jti,
-    splice_payload,
+    reply_body, splice_payload,
 };
 
 /// A Client ID Metadata Document of about 1 KiB, the typical verdict payload.
@@ -134,13 +134,7 @@ fn bench(c: &mut Criterion) {
                 };
                 let payload = splice_payload(&head, black_box(&judged)).unwrap();
                 let jws = ring.sign_payload(&payload).unwrap();
-                let mut body = Vec::with_capacity(jws.len() + payload.len() + 32);
-                body.extend_from_slice(b"{\"verdict\":\"");
-                body.extend_from_slice(jws.as_bytes());
-                body.extend_from_slice(b"\",\"claims\":");
-                body.extend_from_slice(&payload);
-                body.push(b'}');
-                body
+                reply_body(&jws, &payload)
             })
         });
     }

@@ -29,8 +29,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
+use portcullis::testing::api;
 use portcullis::testing::dns::{DnsBehavior, DnsResponder};
 use portcullis::testing::h2_frames::{frame, get_headers, preface};
 use portcullis::testing::origin::{Route, TestOrigin};
@@ -261,7 +260,7 @@ fn service_addr() -> SocketAddr {
 
 async fn wait_ready() -> bool {
     for _ in 0..100 {
-        if let Ok((200, _)) = request(None, "GET", "/healthz", String::new()).await {
+        if let Ok((200, _)) = request(None, None).await {
             return true;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -271,40 +270,16 @@ async fn wait_ready() -> bool {
 
 // ---------------------------------------------------------------- clients
 
-async fn request(
-    token: Option<&str>,
-    method: &str,
-    path: &str,
-    body: String,
-) -> Result<(u16, Bytes), String> {
+/// `POST /v1/fetch` (or, without a body, `GET /healthz`) through the lab's API client,
+/// given up after 15 s: `(status, body)` or why it failed.
+async fn request(token: Option<&str>, body: Option<String>) -> Result<(u16, Bytes), String> {
     let go = async {
-        let stream = TcpStream::connect(service_addr())
-            .await
-            .map_err(|e| e.to_string())?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| e.to_string())?;
-        tokio::spawn(conn);
-        let mut builder = http::Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", "127.0.0.1")
-            .header("content-type", "application/json");
-        if let Some(token) = token {
-            builder = builder.header("authorization", format!("Bearer {token}"));
+        let reply = match body {
+            Some(body) => api::post_fetch(service_addr(), token, &body).await,
+            None => api::get(service_addr(), "/healthz").await,
         }
-        let response = sender
-            .send_request(builder.body(Full::new(Bytes::from(body))).unwrap())
-            .await
-            .map_err(|e| e.to_string())?;
-        let status = response.status().as_u16();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| e.to_string())?
-            .to_bytes();
-        Ok((status, body))
+        .map_err(|e| e.to_string())?;
+        Ok((reply.status.as_u16(), reply.body))
     };
     tokio::time::timeout(Duration::from_secs(15), go)
         .await
@@ -358,8 +333,7 @@ async fn legit(host: &'static str, port: u16, until: Instant, every: Duration) -
             while Instant::now() < until {
                 let url = format!("https://{host}:{port}/doc.json?legit={}", seq());
                 let started = Instant::now();
-                let result =
-                    request(Some(LEGIT_TOKEN), "POST", "/v1/fetch", fetch_body(&url)).await;
+                let result = request(Some(LEGIT_TOKEN), Some(fetch_body(&url))).await;
                 let took = started.elapsed();
                 m.total += 1;
                 m.latencies.push(took);
@@ -543,9 +517,7 @@ fn spawn_attack(
                             _ => format!("https://shared.test:{port}/doc.json?bust={n}"),
                         };
                         stats.requests.fetch_add(1, Ordering::Relaxed);
-                        match request(Some(MALLORY_TOKEN), "POST", "/v1/fetch", fetch_body(&url))
-                            .await
-                        {
+                        match request(Some(MALLORY_TOKEN), Some(fetch_body(&url))).await {
                             Ok((429, _)) | Ok((503, _)) => {
                                 tokio::time::sleep(Duration::from_millis(5 + (w % 32) as u64)).await
                             }

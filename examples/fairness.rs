@@ -19,9 +19,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
 use portcullis::assemble;
 use portcullis::config::{CallerConfig, Config};
 use portcullis::fetch::resolver::{HickoryResolver, Resolve};
@@ -37,26 +34,10 @@ const A_PER_S: u64 = 100;
 const B_PER_S: u64 = 10;
 
 async fn post(addr: SocketAddr, token: &str, body: String) -> (u16, String) {
-    assert!(addr.ip().is_loopback());
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    let reply = portcullis::testing::api::post_fetch(addr, Some(token), &body)
         .await
         .unwrap();
-    tokio::spawn(conn);
-    let request = http::Request::post("/v1/fetch")
-        .header("host", "127.0.0.1")
-        .header("content-type", "application/json")
-        .header("authorization", format!("Bearer {token}"))
-        .body(Full::new(Bytes::from(body)))
-        .unwrap();
-    let response = sender.send_request(request).await.unwrap();
-    let status = response.status().as_u16();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let code = serde_json::from_slice::<serde_json::Value>(&bytes)
-        .ok()
-        .and_then(|v| v["error"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| "verdict".into());
-    (status, code)
+    (reply.status.as_u16(), reply.code())
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

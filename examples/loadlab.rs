@@ -140,23 +140,10 @@ async fn start_service(lab: &Lab, listen: SocketAddr) -> SocketAddr {
 }
 
 async fn post(addr: SocketAddr, body: String) -> (u16, Bytes) {
-    assert!(addr.ip().is_loopback());
-    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+    let reply = portcullis::testing::api::post_fetch(addr, None, &body)
         .await
         .unwrap();
-    tokio::spawn(conn);
-    let request = http::Request::post("/v1/fetch")
-        .header("host", "127.0.0.1")
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body)))
-        .unwrap();
-    let response = sender.send_request(request).await.unwrap();
-    let status = response.status().as_u16();
-    (
-        status,
-        response.into_body().collect().await.unwrap().to_bytes(),
-    )
+    (reply.status.as_u16(), reply.body)
 }
 
 /// A plain fetch with none of the checks: resolve, connect, TLS, GET, read.

@@ -46,6 +46,23 @@ pub struct Cli {
     command: Command,
 }
 
+/// How `check` and `validate` judge a document and print the result.
+#[derive(clap::Args, Debug)]
+struct Judging {
+    /// Expectations: resource=URL or issuer=URL (repeatable).
+    #[arg(long = "expect", value_name = "KEY=VALUE")]
+    expect: Vec<String>,
+    /// Rule book: oauth, mcp or atproto (default: the config's [documents] profile).
+    #[arg(long)]
+    profile: Option<Profile>,
+    /// Config file (TOML); default: the embedded defaults.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Print one JSON object instead of a summary.
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Fetch one URL under every rule, validate it, and print the verdict claims.
@@ -55,18 +72,8 @@ enum Command {
         /// What the document should be.
         #[arg(long, default_value = "json")]
         kind: Kind,
-        /// Expectations: resource=URL or issuer=URL (repeatable).
-        #[arg(long = "expect", value_name = "KEY=VALUE")]
-        expect: Vec<String>,
-        /// Rule book: oauth, mcp or atproto (default: the config's [documents] profile).
-        #[arg(long)]
-        profile: Option<Profile>,
-        /// Config file (TOML); default: the embedded defaults.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Print one JSON object instead of a summary.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        judging: Judging,
     },
     /// Validate a local document (file or `-` for stdin) without any network access.
     Validate {
@@ -78,18 +85,8 @@ enum Command {
         /// The URL it is (or will be) served from; default: its own client_id/resource/issuer.
         #[arg(long)]
         url: Option<String>,
-        /// Expectations: resource=URL or issuer=URL (repeatable).
-        #[arg(long = "expect", value_name = "KEY=VALUE")]
-        expect: Vec<String>,
-        /// Rule book: oauth, mcp or atproto (default: the config's [documents] profile).
-        #[arg(long)]
-        profile: Option<Profile>,
-        /// Config file (TOML); default: the embedded defaults.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Print one JSON object instead of a summary.
-        #[arg(long)]
-        json: bool,
+        #[command(flatten)]
+        judging: Judging,
     },
     /// Apply the URL, host and address rules to a URL, host name or IP address, without fetching.
     Explain {
@@ -155,30 +152,28 @@ enum ConfigCommand {
 /// Runs a command and returns its exit code.
 pub async fn run(cli: Cli) -> u8 {
     match cli.command {
-        Command::Check {
-            url,
-            kind,
-            expect,
-            profile,
-            config,
-            json,
-        } => check::run(&url, kind, &expect, profile, config.as_deref(), json).await,
+        Command::Check { url, kind, judging } => {
+            let Judging {
+                expect,
+                profile,
+                config,
+                json,
+            } = judging;
+            check::run(&url, kind, &expect, profile, config.as_deref(), json).await
+        }
         Command::Validate {
             file,
             kind,
             url,
-            expect,
-            profile,
-            config,
-            json,
+            judging,
         } => validate::run(&validate::Args {
             file: &file,
             kind,
             url: url.as_deref(),
-            expect: &expect,
-            profile,
-            config: config.as_deref(),
-            json,
+            expect: &judging.expect,
+            profile: judging.profile,
+            config: judging.config.as_deref(),
+            json: judging.json,
         }),
         Command::Explain {
             target,

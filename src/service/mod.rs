@@ -33,7 +33,9 @@ use crate::policy::TargetHost;
 use crate::problem::Problem;
 use crate::request::{FetchApiRequest, FetchRequest};
 use crate::telemetry::{AuditFacts, AuditHead, Telemetry};
-use crate::verdict::{AnswerHead, JudgedClaims, KeyRing, new_jti, splice_json, splice_payload};
+use crate::verdict::{
+    AnswerHead, JudgedClaims, KeyRing, new_jti, reply_body, splice_json, splice_payload,
+};
 use cache::{Lookup, VerdictCache};
 use coalesce::{Role, SingleFlight};
 use limits::{Admission, Refusal};
@@ -268,12 +270,7 @@ impl Service {
         };
         let (jws, payload) = sign_answer(&self.keys, &head, &settled.claims)?;
         self.telemetry.verdict_signed();
-        let mut body = Vec::with_capacity(jws.len() + payload.len() + 32);
-        body.extend_from_slice(b"{\"verdict\":\"");
-        body.extend_from_slice(jws.as_bytes());
-        body.extend_from_slice(b"\",\"claims\":");
-        body.extend_from_slice(&payload);
-        body.push(b'}');
+        let body = reply_body(&jws, &payload);
         // One fresh id per answered request (made only when an audit sink exists), next to
         // the verdict's `jti` so the audit line joins the verdict the caller holds.
         self.telemetry.audit_line(|| {

@@ -7,6 +7,7 @@
 //! constructors, which need a [`sealed::SealedNet`]: proof that the process runs in a private
 //! network namespace whose only interface is `lo` (the adversarial suite).
 
+pub mod api;
 pub mod dns;
 pub mod h2_frames;
 pub mod origin;
@@ -25,6 +26,9 @@ pub enum TestingError {
     /// Socket error.
     #[error("io error: {0}")]
     Io(#[from] std::io::Error),
+    /// An HTTP exchange with a fixture or the service under test failed.
+    #[error("http error: {0}")]
+    Http(String),
     /// Certificate generation failed.
     #[error("certificate generation failed: {0}")]
     Pki(String),

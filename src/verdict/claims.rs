@@ -195,6 +195,19 @@ pub fn splice_payload(
     splice_json(head, judged_text)
 }
 
+/// The `/v1/fetch` reply body, `{"verdict": JWS, "claims": payload}`, assembled from the
+/// compact JWS and the payload it signs without re-serializing either (a compact JWS is
+/// base64url and dots, so it needs no escaping inside the JSON string).
+pub fn reply_body(jws: &str, payload: &[u8]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(jws.len() + payload.len() + 32);
+    body.extend_from_slice(b"{\"verdict\":\"");
+    body.extend_from_slice(jws.as_bytes());
+    body.extend_from_slice(b"\",\"claims\":");
+    body.extend_from_slice(payload);
+    body.push(b'}');
+    body
+}
+
 /// One JSON object from a serializable `head` object and the text of a `tail` object with
 /// disjoint members (also used for audit lines).
 pub fn splice_json(head: &impl Serialize, tail: &str) -> Result<Vec<u8>, serde_json::Error> {

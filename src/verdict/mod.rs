@@ -12,7 +12,7 @@ pub mod ring;
 
 pub use claims::{
     AnswerHead, CacheClaim, Claims, JudgedClaims, VERDICT_TYP, VerdictInput, body_sha256, new_jti,
-    splice_json, splice_payload,
+    reply_body, splice_json, splice_payload,
 };
 pub use key_files::{load_key_file, write_key_file};
 pub use keys::{KeyError, SigningKey, jwk_thumbprint};

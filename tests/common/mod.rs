@@ -176,66 +176,26 @@ pub fn codes(report: &FetchReport) -> Vec<&'static str> {
 }
 
 pub mod api {
-    //! A minimal HTTP/1.1 client for the service's loopback API.
-    #![allow(clippy::disallowed_methods)] // connects only to the service under test on 127.0.0.1
+    //! The lab's API client ([`portcullis::testing::api`]); a failed exchange fails the test.
 
     use bytes::Bytes;
-    use http::{HeaderMap, Request, StatusCode};
-    use http_body_util::{BodyExt, Full};
-    use hyper_util::rt::TokioIo;
+    use http::Request;
+    use http_body_util::Full;
     use std::net::SocketAddr;
 
-    pub struct Reply {
-        pub status: StatusCode,
-        pub headers: HeaderMap,
-        pub body: Bytes,
-    }
-
-    impl Reply {
-        pub fn json(&self) -> serde_json::Value {
-            serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
-        }
-    }
+    use portcullis::testing::api as client;
+    pub use portcullis::testing::api::Reply;
 
     pub async fn send(addr: SocketAddr, request: Request<Full<Bytes>>) -> Reply {
-        assert!(addr.ip().is_loopback());
-        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .unwrap();
-        tokio::spawn(conn);
-        let response = sender.send_request(request).await.unwrap();
-        let (parts, body) = response.into_parts();
-        let body = body.collect().await.unwrap().to_bytes();
-        Reply {
-            status: parts.status,
-            headers: parts.headers,
-            body,
-        }
+        client::send(addr, request).await.unwrap()
     }
 
     pub async fn post_fetch(addr: SocketAddr, token: Option<&str>, body: &str) -> Reply {
-        let mut builder = Request::post("/v1/fetch")
-            .header("host", "127.0.0.1")
-            .header("content-type", "application/json");
-        if let Some(token) = token {
-            builder = builder.header("authorization", format!("Bearer {token}"));
-        }
-        send(
-            addr,
-            builder
-                .body(Full::new(Bytes::from(body.to_owned())))
-                .unwrap(),
-        )
-        .await
+        client::post_fetch(addr, token, body).await.unwrap()
     }
 
     pub async fn get(addr: SocketAddr, path: &str) -> Reply {
-        let request = Request::get(path)
-            .header("host", "127.0.0.1")
-            .body(Full::new(Bytes::new()))
-            .unwrap();
-        send(addr, request).await
+        client::get(addr, path).await.unwrap()
     }
 }
 
