@@ -311,3 +311,38 @@ pub fn skipped(why: &str) {
         let _ = writeln!(file, "SKIPPED: {why}");
     }
 }
+
+/// An in-memory audit destination shared with the test: the service writes JSON lines, the
+/// test reads them back.
+#[derive(Clone, Default)]
+pub struct SharedBuf(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for SharedBuf {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl SharedBuf {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+
+    /// Every line, parsed.
+    pub fn records(&self) -> Vec<serde_json::Value> {
+        self.text()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+            .collect()
+    }
+
+    /// An audit sink writing here.
+    pub fn sink(&self) -> portcullis::telemetry::AuditSink {
+        portcullis::telemetry::AuditSink::new(Box::new(self.clone()))
+    }
+}

@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -21,7 +21,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::common::{self, Lab, ORIGIN_IP};
+use crate::common::{self, Lab, ORIGIN_IP, SharedBuf};
 
 pub const TOKEN: &str = "proxy-test-token-4f1b";
 /// A loopback address the test rules do not allow (blocked as `loopback`), with a listener
@@ -31,28 +31,13 @@ pub const TRAP_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 5));
 pub const ECHO_IP: IpAddr = common::H2_IP;
 
 /// An in-memory audit destination shared with the test.
-#[derive(Clone, Default)]
-pub struct SharedBuf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for SharedBuf {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl SharedBuf {
-    pub fn records(&self) -> Vec<Value> {
-        String::from_utf8(self.0.lock().unwrap().clone())
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .filter(|v: &Value| v["event"] == "proxy_tunnel")
-            .collect()
-    }
+/// The proxy's own audit lines.
+fn tunnel_records(audit: &SharedBuf) -> Vec<Value> {
+    audit
+        .records()
+        .into_iter()
+        .filter(|v| v["event"] == "proxy_tunnel")
+        .collect()
 }
 
 pub struct ProxyLab {
@@ -145,8 +130,8 @@ impl ProxyLab {
     /// Waits for the audit line of the `n`-th CONNECT (lines are written at refusal or at
     /// tunnel end).
     pub async fn records(&self, n: usize) -> Vec<Value> {
-        common::wait_until(|| self.audit.records().len() >= n).await;
-        self.audit.records()
+        common::wait_until(|| tunnel_records(&self.audit).len() >= n).await;
+        tunnel_records(&self.audit)
     }
 
     pub fn metric(&self, series: &str) -> f64 {

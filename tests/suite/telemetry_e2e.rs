@@ -9,11 +9,9 @@
 
 use crate::common;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 
 use crate::common::api::{get, post_fetch};
-use crate::common::{DNS_IP, Lab, ORIGIN_IP};
+use crate::common::{DNS_IP, Lab, ORIGIN_IP, SharedBuf};
 use http::StatusCode;
 use portcullis::config::CallerConfig;
 use portcullis::server::auth::token_sha256_hex;
@@ -35,35 +33,8 @@ fn body(url: &str, kind: &str) -> String {
     common::fetch_body(url, kind)
 }
 
-/// An in-memory audit destination shared with the test.
-#[derive(Clone, Default)]
-struct SharedBuf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for SharedBuf {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl SharedBuf {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-
-    fn records(&self) -> Vec<Value> {
-        self.text()
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
-            .collect()
-    }
-}
-
 fn sink(buf: &SharedBuf) -> Option<AuditSink> {
-    Some(AuditSink::new(Box::new(buf.clone())))
+    Some(buf.sink())
 }
 
 fn codes(record: &Value) -> Vec<&str> {

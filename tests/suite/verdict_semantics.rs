@@ -2,8 +2,6 @@
 //! every answer its own token, trust is not caching, the caller's deadline, duplicate
 //! lookups, the `expect` claim, and refusal audit lines that say what was refused.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -14,8 +12,8 @@ use http_body_util::Full;
 use portcullis::testing::origin::Route;
 use serde_json::{Value, json};
 
-use crate::common::Lab;
 use crate::common::api::{post_fetch, send};
+use crate::common::{Lab, SharedBuf};
 
 const DOC: &str = r#"{"hello":"world","n":[1,2,3]}"#;
 
@@ -295,19 +293,6 @@ async fn the_verdict_records_the_expectations_it_was_judged_against() {
     assert!(claims.get("expect").is_none(), "{claims}");
 }
 
-#[derive(Clone, Default)]
-struct SharedBuf(Arc<Mutex<Vec<u8>>>);
-
-impl Write for SharedBuf {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn a_refused_request_audit_line_says_which_url_host_and_kind() {
     let lab = Lab::start().await;
@@ -315,7 +300,7 @@ async fn a_refused_request_audit_line_says_which_url_host_and_kind() {
         lab.origin.route(path, Route::json(DOC));
     }
     let buf = SharedBuf::default();
-    let sink = Some(portcullis::telemetry::AuditSink::new(Box::new(buf.clone())));
+    let sink = Some(buf.sink());
     let svc = lab
         .serve_with_audit(
             |c| {
@@ -335,7 +320,7 @@ async fn a_refused_request_audit_line_says_which_url_host_and_kind() {
     let b_url = lab.url("good.test", "/b.json");
     let b = post_fetch(svc.addr, None, &body(&b_url, "jwks")).await;
     assert_eq!(b.status, StatusCode::TOO_MANY_REQUESTS);
-    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    let text = buf.text();
     let refused: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
@@ -349,7 +334,7 @@ async fn a_refused_request_audit_line_says_which_url_host_and_kind() {
     // A body that never parsed has no url.
     let bad = post_fetch(svc.addr, None, "{").await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    let text = buf.text();
     let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     assert_eq!(last["error"], "invalid_request");
     assert!(last.get("url").is_none());
