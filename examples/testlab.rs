@@ -143,25 +143,15 @@ fn config_text(service_port: u16, dns: SocketAddr, dir: &std::path::Path, spec: 
     }
     let rate = spec.rate.as_ref();
     let pick = |v: Option<u32>, d: u32| v.unwrap_or(d);
+    text.push('\n');
+    text.push_str(&portcullis::testing::lab_config_toml(
+        dns,
+        &dir.join("ca.pem"),
+        &dir.join("rules.toml"),
+        2_000,
+    ));
     text.push_str(&format!(
         r#"
-[resolver]
-nameservers = ["{dns}"]
-timeout_ms = 500
-attempts = 0
-
-[tls]
-extra_roots = ["{ca}"]
-builtin_roots = false
-
-[rules]
-files = ["{rules}"]
-
-[limits]
-total_timeout_ms = 2000
-first_byte_timeout_ms = 1000
-body_timeout_ms = 1000
-
 [rate]
 per_caller_per_s = {pc}
 per_caller_burst = {pcb}
@@ -172,8 +162,6 @@ per_target_host_burst = {phb}
 enabled = true
 path = "{audit}"
 "#,
-        ca = dir.join("ca.pem").display(),
-        rules = dir.join("rules.toml").display(),
         audit = dir.join("audit.log").display(),
         pc = pick(rate.and_then(|r| r.per_caller_per_s), 10_000),
         pcb = pick(rate.and_then(|r| r.per_caller_burst), 10_000),
@@ -181,12 +169,6 @@ path = "{audit}"
         phb = pick(rate.and_then(|r| r.per_target_host_burst), 10_000),
     ));
     text
-}
-
-fn rules_text(port: u16) -> String {
-    format!(
-        "ports = [443, {port}]\n\n[[ranges]]\ncidr = \"{ORIGIN_IP}/32\"\naction = \"allow\"\nnote = \"client-kit test lab origin\"\nsource = \"examples/testlab.rs\"\n"
-    )
 }
 
 /// Counts connections accepted on `addr` (and closes them at once).
@@ -283,7 +265,14 @@ async fn main() {
 
     let service_port = free_port();
     std::fs::write(args.dir.join("ca.pem"), ca.ca_pem()).unwrap();
-    std::fs::write(args.dir.join("rules.toml"), rules_text(port)).unwrap();
+    std::fs::write(
+        args.dir.join("rules.toml"),
+        portcullis::testing::one_origin_rules(
+            SocketAddr::new(ORIGIN_IP, port),
+            "client-kit test lab origin",
+        ),
+    )
+    .unwrap();
     let config = args.dir.join("portcullis.toml");
     std::fs::write(
         &config,

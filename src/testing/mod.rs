@@ -75,6 +75,38 @@ pub fn one_origin_policy(
     )
 }
 
+/// The `[resolver]`, `[tls]`, `[rules]` and `[limits]` sections of a config file that
+/// points the service at a lab: its DNS responder, its CA file and its rules file, with
+/// short deadlines (`total_timeout_ms`) so a hostile case fails fast.
+pub fn lab_config_toml(
+    dns: std::net::SocketAddr,
+    ca_file: &std::path::Path,
+    rules_file: &std::path::Path,
+    total_timeout_ms: u64,
+) -> String {
+    format!(
+        r#"[resolver]
+nameservers = ["{dns}"]
+timeout_ms = 500
+attempts = 0
+
+[tls]
+extra_roots = ["{ca}"]
+builtin_roots = false
+
+[rules]
+files = ["{rules}"]
+
+[limits]
+total_timeout_ms = {total_timeout_ms}
+first_byte_timeout_ms = 1000
+body_timeout_ms = 1000
+"#,
+        ca = ca_file.display(),
+        rules = rules_file.display(),
+    )
+}
+
 /// Sets every API rate limit (per caller, per target host, per caller and host) to `per_s`
 /// per second with an equal burst. Load, attack and admission labs measure queues and
 /// fairness, not the token buckets; a test then lowers the one limit it measures.

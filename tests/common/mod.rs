@@ -274,27 +274,7 @@ pub fn cli_config_text(
     ca: &std::path::Path,
     rules: &std::path::Path,
 ) -> String {
-    format!(
-        r#"[resolver]
-nameservers = ["{dns}"]
-timeout_ms = 500
-attempts = 0
-
-[tls]
-extra_roots = ["{ca}"]
-builtin_roots = false
-
-[rules]
-files = ["{rules}"]
-
-[limits]
-total_timeout_ms = 3000
-first_byte_timeout_ms = 1000
-body_timeout_ms = 1000
-"#,
-        ca = ca.display(),
-        rules = rules.display(),
-    )
+    portcullis::testing::lab_config_toml(dns, ca, rules, 3_000)
 }
 
 /// Says a test could not run here: `SKIPPED: why` on stderr and, when
