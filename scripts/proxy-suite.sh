@@ -35,15 +35,7 @@ fi
 python_bin="$(cd "$(dirname "$venv/bin/python")" && pwd)/python"
 
 echo "== proxy suite: building the integration suite"
-build_log=$(mktemp)
-trap 'rm -f "$build_log"' EXIT
-bin=$(cargo test --locked --no-run --test suite --message-format=json 2>"$build_log" |
-  grep -o '"executable":"[^"]*/suite-[^"]*"' | tail -n 1 | cut -d'"' -f4) || true
-if [ -z "$bin" ] || [ ! -x "$bin" ]; then
-  cat "$build_log" >&2
-  echo "proxy suite: could not build or find the suite binary" >&2
-  exit 1
-fi
+bin=$(build_test_binary suite)
 
 echo "== proxy suite: entering a private network namespace"
 PORTCULLIS_PROXY_PYTHON="$python_bin" SUITE_BIN="$bin" \

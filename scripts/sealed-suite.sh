@@ -21,15 +21,8 @@ require_private_netns
 # Build outside the namespace (cargo may need the network); run the binary inside.
 echo "== sealed suite: building tests/adversarial/"
 summary=$(mktemp)
-build_log=$(mktemp)
-trap 'rm -f "$summary" "$build_log"' EXIT
-bin=$(cargo test --locked --no-run --test adversarial --message-format=json 2>"$build_log" |
-  grep -o '"executable":"[^"]*/adversarial-[^"]*"' | tail -n 1 | cut -d'"' -f4) || true
-if [ -z "$bin" ] || [ ! -x "$bin" ]; then
-  cat "$build_log" >&2
-  echo "sealed suite: could not build or find the adversarial test binary" >&2
-  exit 1
-fi
+trap 'rm -f "$summary"' EXIT
+bin=$(build_test_binary adversarial)
 
 echo "== sealed suite: entering a private network namespace"
 PORTCULLIS_SEALED=1 PORTCULLIS_SEALED_SUMMARY="$summary" SEALED_BIN="$bin" \
