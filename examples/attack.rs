@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use portcullis::testing::api;
 use portcullis::testing::dns::{DnsBehavior, DnsResponder};
-use portcullis::testing::h2_frames::{frame, get_headers, preface};
+use portcullis::testing::h2_frames::{frame, get_headers, ping_acks, preface};
 use portcullis::testing::origin::{Route, TestOrigin};
 use portcullis::testing::pki::{TestCa, Validity};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -378,20 +378,9 @@ async fn hold(stream: &mut TcpStream, stop: &AtomicBool) {
             Ok(Ok(0)) | Ok(Err(_)) => return,
             Ok(Ok(n)) => pending.extend_from_slice(&buf[..n]),
         }
-        while pending.len() >= 9 {
-            let len = usize::from(pending[0]) << 16
-                | usize::from(pending[1]) << 8
-                | usize::from(pending[2]);
-            if pending.len() < 9 + len {
-                break;
-            }
-            if pending[3] == 0x6 && pending[4] & 1 == 0 {
-                let ack = frame(0x6, 1, 0, &pending[9..9 + len]);
-                if stream.write_all(&ack).await.is_err() {
-                    return;
-                }
-            }
-            pending.drain(..9 + len);
+        let acks = ping_acks(&mut pending);
+        if !acks.is_empty() && stream.write_all(&acks).await.is_err() {
+            return;
         }
         if pending.len() > 1 << 20 {
             pending.clear();

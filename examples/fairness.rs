@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 
 use portcullis::assemble;
 use portcullis::config::{CallerConfig, Config};
-use portcullis::fetch::resolver::{HickoryResolver, Resolve};
 use portcullis::server::{self, App, Listeners};
 use portcullis::testing::dns::{DnsBehavior, DnsResponder};
 use portcullis::testing::origin::{Route, TestOrigin};
@@ -107,11 +106,7 @@ async fn main() {
         "fairness lab origin",
     )
     .unwrap();
-    let resolver: Arc<dyn Resolve> =
-        Arc::new(HickoryResolver::from_config(&config.resolver).unwrap());
-    let fetcher = assemble::build_fetcher_with(&config, policy, resolver, &[ca.ca_der()])
-        .unwrap()
-        .restrict_connections(portcullis::testing::loopback_only);
+    let fetcher = portcullis::testing::lab_fetcher(&config, policy, &[ca.ca_der()]).unwrap();
     let listeners = Listeners::bind(&config.server).await.unwrap();
     let addr = listeners.tcp_addr().unwrap();
     let server_config = config.server.clone();

@@ -125,11 +125,7 @@ async fn start_service(lab: &Lab, listen: SocketAddr) -> SocketAddr {
         "load lab origin",
     )
     .unwrap();
-    let resolver: Arc<dyn Resolve> =
-        Arc::new(HickoryResolver::from_config(&config.resolver).unwrap());
-    let fetcher = assemble::build_fetcher_with(&config, policy, resolver, &[lab.ca.ca_der()])
-        .unwrap()
-        .restrict_connections(portcullis::testing::loopback_only);
+    let fetcher = portcullis::testing::lab_fetcher(&config, policy, &[lab.ca.ca_der()]).unwrap();
     let listeners = Listeners::bind(&config.server).await.unwrap();
     let addr = listeners.tcp_addr().unwrap();
     let server_config = config.server.clone();

@@ -9,14 +9,13 @@ use std::time::{Duration, Instant};
 
 use portcullis::assemble::{self, StartError};
 use portcullis::config::Config;
-use portcullis::fetch::resolver::{HickoryResolver, Resolve};
 use portcullis::kind::Kind;
 use portcullis::server::request::{ExpectBody, FetchApiRequest};
 use portcullis::service::Service;
+use portcullis::testing::TestingError;
 use portcullis::testing::dns::{DnsBehavior, DnsResponder};
 use portcullis::testing::origin::{Route, TestOrigin};
 use portcullis::testing::pki::{TestCa, Validity};
-use portcullis::testing::{TestingError, loopback_only};
 
 use super::{EXIT_OK, usage_error};
 
@@ -155,9 +154,7 @@ async fn start_lab() -> Result<Lab, DemoError> {
         "demo origin",
     )?
     .with_self_addresses(portcullis::fetch::self_addrs::interface_addresses());
-    let resolver: Arc<dyn Resolve> = Arc::new(HickoryResolver::from_config(&config.resolver)?);
-    let fetcher = assemble::build_fetcher_with(&config, policy, resolver, &[ca.ca_der()])?
-        .restrict_connections(loopback_only);
+    let fetcher = portcullis::testing::lab_fetcher(&config, policy, &[ca.ca_der()])?;
     let service = assemble::build_service(config, fetcher, None)?;
     Ok(Lab {
         _dns: dns,

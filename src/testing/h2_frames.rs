@@ -88,6 +88,27 @@ pub fn preface(window_zero: bool) -> Vec<u8> {
     out
 }
 
+/// What an idle but well-behaved peer answers to the server's frames: takes every complete
+/// frame off the front of `pending` (bytes read so far) and returns a PING ACK for each PING,
+/// dropping everything else; an incomplete frame stays in `pending` for the next read.
+pub fn ping_acks(pending: &mut Vec<u8>) -> Vec<u8> {
+    let mut acks = Vec::new();
+    let mut at = 0;
+    while let Some(header) = pending.get(at..at + 9) {
+        let len =
+            usize::from(header[0]) << 16 | usize::from(header[1]) << 8 | usize::from(header[2]);
+        let Some(payload) = pending.get(at + 9..at + 9 + len) else {
+            break;
+        };
+        if header[3] == PING && header[4] & ACK == 0 {
+            acks.extend(frame(PING, ACK, 0, payload));
+        }
+        at += 9 + len;
+    }
+    pending.drain(..at);
+    acks
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +118,21 @@ mod tests {
         let f = frame(PING, 1, 0x0102_0304, &[9; 8]);
         assert_eq!(&f[..9], &[0, 0, 8, PING, 1, 1, 2, 3, 4]);
         assert_eq!(f.len(), 17);
+    }
+
+    #[test]
+    fn ping_acks_answers_complete_pings_only_and_keeps_the_rest() {
+        let mut pending = settings(&[]);
+        pending.extend(frame(PING, 0, 0, &[7; 8]));
+        pending.extend(frame(PING, ACK, 0, &[1; 8]));
+        let partial = frame(PING, 0, 0, &[9; 8]);
+        pending.extend_from_slice(&partial[..12]);
+        let acks = ping_acks(&mut pending);
+        assert_eq!(acks, frame(PING, ACK, 0, &[7; 8]));
+        assert_eq!(pending, &partial[..12]);
+        pending.extend_from_slice(&partial[12..]);
+        assert_eq!(ping_acks(&mut pending), frame(PING, ACK, 0, &[9; 8]));
+        assert!(pending.is_empty());
     }
 
     #[test]

@@ -75,6 +75,24 @@ pub fn one_origin_policy(
     )
 }
 
+/// The fetcher of a lab (tests, demo, load and fairness labs): the config's resolver (the
+/// lab's DNS responder), `extra_roots` trusted (the lab CA), and connections restricted to
+/// [`loopback_only`] — the second lock, so a mistake in the lab's rules cannot reach the
+/// network.
+pub fn lab_fetcher(
+    config: &crate::config::Config,
+    policy: crate::policy::Policy,
+    extra_roots: &[rustls::pki_types::CertificateDer<'static>],
+) -> Result<crate::fetch::Fetcher, crate::assemble::StartError> {
+    use crate::fetch::resolver::{HickoryResolver, Resolve};
+    let resolver: std::sync::Arc<dyn Resolve> =
+        std::sync::Arc::new(HickoryResolver::from_config(&config.resolver)?);
+    Ok(
+        crate::assemble::build_fetcher_with(config, policy, resolver, extra_roots)?
+            .restrict_connections(loopback_only),
+    )
+}
+
 /// The `[resolver]`, `[tls]`, `[rules]` and `[limits]` sections of a config file that
 /// points the service at a lab: its DNS responder, its CA file and its rules file, with
 /// short deadlines (`total_timeout_ms`) so a hostile case fails fast.

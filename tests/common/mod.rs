@@ -5,11 +5,9 @@
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
 
 use portcullis::assemble;
 use portcullis::config::Config;
-use portcullis::fetch::resolver::{HickoryResolver, Resolve};
 use portcullis::fetch::{FetchReport, FetchRequest, Fetcher};
 use portcullis::testing::dns::{DnsBehavior, DnsResponder};
 use portcullis::testing::origin::TestOrigin;
@@ -117,11 +115,7 @@ impl Lab {
         tweak(&mut config);
 
         let policy = assemble::build_policy(&config, &[]).unwrap();
-        let resolver: Arc<dyn Resolve> =
-            Arc::new(HickoryResolver::from_config(&config.resolver).unwrap());
-        let fetcher = assemble::build_fetcher_with(&config, policy, resolver, &[])
-            .unwrap()
-            .restrict_connections(portcullis::testing::loopback_only);
+        let fetcher = portcullis::testing::lab_fetcher(&config, policy, &[]).unwrap();
         Lab {
             ca,
             dns,

@@ -13,7 +13,9 @@ use tokio::net::TcpStream;
 use crate::common::api::get;
 use crate::common::{Lab, RunningService, wait_until};
 use portcullis::config::Config;
-use portcullis::testing::h2_frames::{PING, RST_STREAM, SETTINGS, frame, get_headers, preface};
+use portcullis::testing::h2_frames::{
+    PING, RST_STREAM, SETTINGS, frame, get_headers, ping_acks, preface,
+};
 use portcullis::testing::origin::Route;
 
 async fn connect(addr: SocketAddr) -> TcpStream {
@@ -38,20 +40,9 @@ async fn closed_within(stream: &mut TcpStream, within: Duration) -> bool {
             Ok(Ok(n)) => pending.extend_from_slice(&buf[..n]),
         }
         // Answer complete PING frames; drop everything else.
-        while pending.len() >= 9 {
-            let len = usize::from(pending[0]) << 16
-                | usize::from(pending[1]) << 8
-                | usize::from(pending[2]);
-            if pending.len() < 9 + len {
-                break;
-            }
-            if pending[3] == PING && pending[4] & 1 == 0 {
-                let ack = frame(PING, 1, 0, &pending[9..9 + len]);
-                if stream.write_all(&ack).await.is_err() {
-                    return true;
-                }
-            }
-            pending.drain(..9 + len);
+        let acks = ping_acks(&mut pending);
+        if !acks.is_empty() && stream.write_all(&acks).await.is_err() {
+            return true;
         }
     }
 }
