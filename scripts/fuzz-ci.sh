@@ -36,7 +36,7 @@ dict_for() {
     url_string) echo dict/url.dict ;;
     rules_toml) echo dict/toml.dict ;;
     http_response_bytes | response_header_values | www_authenticate_header) echo dict/http.dict ;;
-    ip_address_bytes) echo "" ;;
+    ip_address_bytes | deadline_header_value) echo "" ;;
     *) echo dict/json.dict ;;
   esac
 }
