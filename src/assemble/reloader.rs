@@ -22,53 +22,33 @@ pub struct Reloader {
 /// Settings bound at start; a reload that changes them warns that a restart is needed.
 fn fixed_settings(config: &Config) -> Vec<(&'static str, String)> {
     let s = &config.server;
-    vec![
-        ("server.listen", s.listen.to_string()),
-        ("server.listen_tcp", s.listen_tcp.to_string()),
-        ("server.unix_socket", format!("{:?}", s.unix_socket)),
-        ("server.max_connections", s.max_connections.to_string()),
-        ("server.shutdown_grace_ms", s.shutdown_grace_ms.to_string()),
-        // Read once when the HTTP server and each connection are set up.
-        (
-            "server.max_request_head_bytes",
-            s.max_request_head_bytes.to_string(),
-        ),
-        (
-            "server.first_request_timeout_ms",
-            s.first_request_timeout_ms.to_string(),
-        ),
-        ("server.idle_timeout_ms", s.idle_timeout_ms.to_string()),
-        (
-            "server.h2_keep_alive_interval_ms",
-            s.h2_keep_alive_interval_ms.to_string(),
-        ),
-        (
-            "server.h2_keep_alive_timeout_ms",
-            s.h2_keep_alive_timeout_ms.to_string(),
-        ),
-        (
-            "server.h2_max_concurrent_streams",
-            s.h2_max_concurrent_streams.to_string(),
-        ),
-        (
-            "server.h2_max_control_frames_per_s",
-            s.h2_max_control_frames_per_s.to_string(),
-        ),
-        (
-            "server.max_pending_response_bytes",
-            s.max_pending_response_bytes.to_string(),
-        ),
-        (
-            "server.max_pending_response_bytes_per_connection",
-            s.max_pending_response_bytes_per_connection.to_string(),
-        ),
-        (
-            "server.metrics_render_interval_ms",
-            s.metrics_render_interval_ms.to_string(),
-        ),
-        ("audit", format!("{:?}", config.audit)),
-        ("log", format!("{:?}", config.log)),
-    ]
+    macro_rules! server_keys {
+        ($($key:ident),* $(,)?) => {
+            vec![$((concat!("server.", stringify!($key)), format!("{:?}", s.$key))),*]
+        };
+    }
+    // Bound with the listeners, or read once when the HTTP server and each connection are
+    // set up.
+    let mut fixed = server_keys!(
+        listen,
+        listen_tcp,
+        unix_socket,
+        max_connections,
+        shutdown_grace_ms,
+        max_request_head_bytes,
+        first_request_timeout_ms,
+        idle_timeout_ms,
+        h2_keep_alive_interval_ms,
+        h2_keep_alive_timeout_ms,
+        h2_max_concurrent_streams,
+        h2_max_control_frames_per_s,
+        max_pending_response_bytes,
+        max_pending_response_bytes_per_connection,
+        metrics_render_interval_ms,
+    );
+    fixed.push(("audit", format!("{:?}", config.audit)));
+    fixed.push(("log", format!("{:?}", config.log)));
+    fixed
 }
 
 impl Reloader {
